@@ -1,0 +1,153 @@
+"""The one filter object. Every query (list, count, aggregates, export, delete)
+compiles it here; no other module writes WHERE clauses for flow runs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy import and_, func, true
+from sqlalchemy.sql.elements import ColumnElement
+
+from data.errors import InvalidQuery
+from data.models import FlowRun
+from data.sql_functions import error_signature
+from data.types import as_utc
+
+MAX_FILTER_VALUES = 200
+
+
+class FlowRunFilter(BaseModel):
+    """Immutable and hashable, so Streamlit can cache on it and it can be shared safely.
+
+    Empty tuples and ``None`` mean "no constraint". ``started_after`` is inclusive,
+    ``started_before`` exclusive.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    flow_ids: tuple[uuid.UUID, ...] = Field(default=(), max_length=MAX_FILTER_VALUES)
+    statuses: tuple[str, ...] = Field(default=(), max_length=MAX_FILTER_VALUES)
+    trigger_types: tuple[str, ...] = Field(default=(), max_length=MAX_FILTER_VALUES)
+    user_id: uuid.UUID | None = None
+    session_id: str | None = Field(default=None, max_length=500)
+    started_after: datetime | None = None
+    started_before: datetime | None = None
+    min_duration_ms: int | None = Field(default=None, ge=0)
+    max_duration_ms: int | None = Field(default=None, ge=0)
+    error_contains: str | None = Field(default=None, max_length=500)
+    error_types: tuple[str, ...] = Field(default=(), max_length=MAX_FILTER_VALUES)
+    error_signature: str | None = Field(default=None, max_length=500)
+
+    @field_validator("statuses", "trigger_types", "error_types", mode="after")
+    @classmethod
+    def _normalise_names(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        cleaned = tuple(sorted({v.strip() for v in values if v and v.strip()}))
+        return cleaned
+
+    @field_validator("flow_ids", mode="after")
+    @classmethod
+    def _dedupe_ids(cls, values: tuple[uuid.UUID, ...]) -> tuple[uuid.UUID, ...]:
+        return tuple(sorted(set(values), key=str))
+
+    @field_validator("started_after", "started_before", mode="after")
+    @classmethod
+    def _to_utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+    @field_validator("error_contains", "session_id", "error_signature", mode="after")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value if value and value.strip() else None
+
+    @model_validator(mode="after")
+    def _check_ranges(self) -> Self:
+        if self.started_after and self.started_before and self.started_after >= self.started_before:
+            raise ValueError("started_after must be earlier than started_before")
+        low, high = self.min_duration_ms, self.max_duration_ms
+        if low is not None and high is not None and low > high:
+            raise ValueError("min_duration_ms must not exceed max_duration_ms")
+        return self
+
+    @classmethod
+    def build(cls, **values: Any) -> FlowRunFilter:
+        """Validate user input; errors become ``InvalidQuery`` with one readable line."""
+        try:
+            return cls.model_validate(values)
+        except ValueError as exc:
+            raise InvalidQuery(describe_validation_error(exc)) from None
+
+    def replace(self, **changes: Any) -> FlowRunFilter:
+        """A validated copy with some fields changed."""
+        return type(self).build(**{**self.model_dump(), **changes})
+
+    @property
+    def is_empty(self) -> bool:
+        return self == type(self)()
+
+    @property
+    def period(self) -> timedelta | None:
+        if self.started_after and self.started_before:
+            return self.started_before - self.started_after
+        return None
+
+    def previous_period(self) -> FlowRunFilter | None:
+        """The same filter over the equally long period just before this one."""
+        length = self.period
+        if length is None or self.started_after is None:
+            return None
+        return self.replace(
+            started_after=self.started_after - length, started_before=self.started_after
+        )
+
+    def clauses(self) -> list[ColumnElement[bool]]:
+        run = FlowRun
+        found: list[ColumnElement[bool]] = []
+        if self.flow_ids:
+            found.append(run.flow_id.in_(self.flow_ids))
+        if self.statuses:
+            found.append(run.status.in_(self.statuses))
+        if self.trigger_types:
+            found.append(run.trigger_type.in_(self.trigger_types))
+        if self.user_id is not None:
+            found.append(run.user_id == self.user_id)
+        if self.session_id is not None:
+            found.append(run.session_id == self.session_id)
+        if self.started_after is not None:
+            found.append(run.started_at >= self.started_after)
+        if self.started_before is not None:
+            found.append(run.started_at < self.started_before)
+        if self.min_duration_ms is not None:
+            found.append(run.duration_ms >= self.min_duration_ms)
+        if self.max_duration_ms is not None:
+            found.append(run.duration_ms <= self.max_duration_ms)
+        if self.error_contains is not None:
+            needle = self.error_contains.lower()
+            found.append(func.lower(run.error_message).contains(needle, autoescape=True))
+        if self.error_types:
+            found.append(run.error_type.in_(self.error_types))
+        if self.error_signature is not None:
+            found.append(error_signature(run.error_message) == self.error_signature)
+        return found
+
+    def where(self) -> ColumnElement[bool]:
+        """All clauses AND-ed (``TRUE`` when the filter is empty)."""
+
+        clauses = self.clauses()
+        return and_(*clauses) if clauses else true()
+
+
+def describe_validation_error(exc: Exception) -> str:
+    """One line per problem, naming the field: ``started_after: invalid datetime``."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return str(exc)
+    parts = []
+    for error in errors():
+        location = ".".join(str(part) for part in error.get("loc", ()) if part != "__root__")
+        message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+        parts.append(f"{location}: {message}" if location else message)
+    return "; ".join(parts)

@@ -1,0 +1,32 @@
+"""Run Alembic programmatically (``flowruns init-db``, tests, the dashboard's first start)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, inspect
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.attributes["database_url"] = database_url
+    return config
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def downgrade(database_url: str, revision: str = "base") -> None:
+    command.downgrade(alembic_config(database_url), revision)
+
+
+def schema_present(engine: Engine) -> bool:
+    """True when the tables this app reads exist (migrated here, or a Langflow database)."""
+    tables = set(inspect(engine).get_table_names())
+    return {"flow_run", "flow", "user"} <= tables

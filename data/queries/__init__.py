@@ -1,0 +1,39 @@
+"""Read queries. Each takes an engine and a ``FlowRunFilter`` and aggregates in SQL."""
+
+from data.queries.aggregates import (
+    RunStats,
+    choose_bucket,
+    count_timeseries,
+    error_breakdown,
+    flow_breakdown,
+    run_stats,
+    run_timeseries,
+)
+from data.queries.listing import (
+    SORT_KEYS,
+    RunPage,
+    RunRecord,
+    count_runs,
+    get_run,
+    iter_runs,
+    list_flows,
+    list_runs,
+)
+
+__all__ = [
+    "SORT_KEYS",
+    "RunPage",
+    "RunRecord",
+    "RunStats",
+    "choose_bucket",
+    "count_runs",
+    "count_timeseries",
+    "error_breakdown",
+    "flow_breakdown",
+    "get_run",
+    "iter_runs",
+    "list_flows",
+    "list_runs",
+    "run_stats",
+    "run_timeseries",
+]

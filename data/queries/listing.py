@@ -1,0 +1,225 @@
+"""Listing runs: sorted pages (offset or keyset cursor), counts, one run, streaming."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Engine, and_, func, literal, or_, select
+from sqlalchemy.sql import Select
+from sqlalchemy.sql.elements import ColumnElement
+
+from data.errors import InvalidQuery
+from data.filters import FlowRunFilter
+from data.models import Flow, FlowRun, User
+
+MAX_PAGE_SIZE = 500
+SortDirection = Literal["asc", "desc"]
+
+# Whitelisted sort keys -> the expression ordered by. Nullable durations sort as -1 so a
+# keyset cursor can compare them.
+SORT_KEYS: dict[str, ColumnElement[Any]] = {
+    "started_at": FlowRun.started_at,
+    "duration_ms": func.coalesce(FlowRun.duration_ms, literal(-1)),
+    "status": FlowRun.status,
+    "flow_name": Flow.name,
+    "trigger_type": FlowRun.trigger_type,
+}
+
+SUMMARY_COLUMNS = (
+    FlowRun.id,
+    FlowRun.flow_id,
+    Flow.name.label("flow_name"),
+    FlowRun.user_id,
+    User.username.label("username"),
+    FlowRun.session_id,
+    FlowRun.status,
+    FlowRun.trigger_type,
+    FlowRun.started_at,
+    FlowRun.ended_at,
+    FlowRun.duration_ms,
+    FlowRun.components_executed,
+    FlowRun.error_type,
+    FlowRun.error_message,
+)
+PAYLOAD_COLUMNS = (FlowRun.inputs, FlowRun.outputs, FlowRun.metadata_.label("metadata"))
+RUN_FIELDS = tuple(c.key for c in SUMMARY_COLUMNS + PAYLOAD_COLUMNS)
+
+
+class RunRecord(BaseModel):
+    """One run as the outside world sees it (flow and user names joined)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    flow_id: uuid.UUID
+    flow_name: str | None
+    user_id: uuid.UUID | None
+    username: str | None
+    session_id: str | None
+    status: str
+    trigger_type: str
+    started_at: datetime
+    ended_at: datetime | None
+    duration_ms: int | None
+    components_executed: int
+    error_type: str | None
+    error_message: str | None
+    inputs: Any | None = None
+    outputs: Any | None = None
+    metadata: Any | None = None
+
+
+@dataclass(frozen=True)
+class RunPage:
+    runs: list[RunRecord]
+    next_cursor: str | None
+
+    def to_frame(self) -> pd.DataFrame:
+        columns = [c.key for c in SUMMARY_COLUMNS]
+        return pd.DataFrame([r.model_dump() for r in self.runs], columns=columns or None)
+
+
+def _base_select(flt: FlowRunFilter, include_payloads: bool) -> Select[Any]:
+    columns = SUMMARY_COLUMNS + (PAYLOAD_COLUMNS if include_payloads else ())
+    return (
+        select(*columns)
+        .join(Flow, Flow.id == FlowRun.flow_id)
+        .outerjoin(User, User.id == FlowRun.user_id)
+        .where(flt.where())
+    )
+
+
+def _encode_cursor(sort: str, direction: str, key: Any, run_id: uuid.UUID) -> str:
+    if isinstance(key, datetime):
+        key = {"ts": key.isoformat()}
+    payload = json.dumps({"s": sort, "d": direction, "k": key, "id": run_id.hex})
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, sort: str, direction: str) -> tuple[Any, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        payload = json.loads(raw)
+        key = payload["k"]
+        if isinstance(key, dict):
+            key = datetime.fromisoformat(key["ts"])
+        run_id = uuid.UUID(payload["id"])
+        same_order = payload["s"] == sort and payload["d"] == direction
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise InvalidQuery("cursor: not a cursor returned by this API") from None
+    if not same_order:
+        raise InvalidQuery("cursor: it was issued for a different order_by/order_dir")
+    return key, run_id
+
+
+def _after_cursor(
+    sort_expr: ColumnElement[Any], direction: str, key: Any, run_id: uuid.UUID
+) -> ColumnElement[bool]:
+    # Expanded row comparison (k, id) < (key, id): lets both planners range-scan on k.
+    if direction == "desc":
+        return and_(sort_expr <= key, or_(sort_expr < key, FlowRun.id < run_id))
+    return and_(sort_expr >= key, or_(sort_expr > key, FlowRun.id > run_id))
+
+
+def _validate_page(sort: str, direction: str, limit: int, offset: int) -> ColumnElement[Any]:
+    if sort not in SORT_KEYS:
+        raise InvalidQuery(f"order_by: must be one of {', '.join(SORT_KEYS)}")
+    if direction not in ("asc", "desc"):
+        raise InvalidQuery("order_dir: must be 'asc' or 'desc'")
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidQuery(f"limit: must be between 1 and {MAX_PAGE_SIZE}")
+    if offset < 0:
+        raise InvalidQuery("offset: must be 0 or more")
+    return SORT_KEYS[sort]
+
+
+def list_runs(
+    engine: Engine,
+    flt: FlowRunFilter,
+    *,
+    sort: str = "started_at",
+    direction: str = "desc",
+    limit: int = 50,
+    offset: int = 0,
+    cursor: str | None = None,
+    include_payloads: bool = False,
+) -> RunPage:
+    """One page of runs. With ``cursor`` (from a previous page) paging is keyset-based:
+    constant time at any depth and stable while new runs arrive."""
+    sort_expr = _validate_page(sort, direction, limit, offset)
+    if cursor and offset:
+        raise InvalidQuery("offset: use either a cursor or an offset, not both")
+    query = _base_select(flt, include_payloads)
+    if cursor:
+        key, run_id = _decode_cursor(cursor, sort, direction)
+        query = query.where(_after_cursor(sort_expr, direction, key, run_id))
+    order = (sort_expr.desc(), FlowRun.id.desc()) if direction == "desc" else (
+        sort_expr.asc(), FlowRun.id.asc())
+    query = query.add_columns(sort_expr.label("_sort_key")).order_by(*order)
+    query = query.limit(limit + 1).offset(offset)
+    with engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    runs = [RunRecord.model_validate(dict(row)) for row in rows]
+    next_cursor = None
+    if has_more and rows:
+        last = rows[-1]
+        next_cursor = _encode_cursor(sort, direction, last["_sort_key"], last["id"])
+    return RunPage(runs=runs, next_cursor=next_cursor)
+
+
+def count_runs(engine: Engine, flt: FlowRunFilter) -> int:
+    query = select(func.count()).select_from(FlowRun).where(flt.where())
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def get_run(engine: Engine, run_id: uuid.UUID, flt: FlowRunFilter | None = None) -> RunRecord | None:
+    """The run, or ``None`` if it does not exist or ``flt`` (e.g. a user scope) excludes it."""
+    query = _base_select(flt or FlowRunFilter(), True).where(FlowRun.id == run_id)
+    with engine.connect() as conn:
+        row = conn.execute(query).mappings().first()
+    return None if row is None else RunRecord.model_validate(dict(row))
+
+
+def iter_runs(
+    engine: Engine, flt: FlowRunFilter, *, chunk_size: int = 5000, include_payloads: bool = True
+) -> Iterator[list[dict[str, Any]]]:
+    """Every matching run, newest first, in chunks: memory stays flat whatever the count.
+
+    Keyset chunks, each its own short read, so a slow consumer never holds a
+    transaction (or SQLite's WAL) open for the whole export.
+    """
+    key: tuple[datetime, uuid.UUID] | None = None
+    while True:
+        query = _base_select(flt, include_payloads)
+        if key is not None:
+            query = query.where(_after_cursor(FlowRun.started_at, "desc", *key))
+        query = query.order_by(FlowRun.started_at.desc(), FlowRun.id.desc()).limit(chunk_size)
+        with engine.connect() as conn:
+            rows = [dict(row) for row in conn.execute(query).mappings()]
+        if not rows:
+            return
+        yield rows
+        if len(rows) < chunk_size:
+            return
+        key = (rows[-1]["started_at"], rows[-1]["id"])
+
+
+def list_flows(engine: Engine, user_id: uuid.UUID | None = None) -> list[tuple[uuid.UUID, str]]:
+    """(id, name) of every flow, by name; for filter pickers."""
+    query = select(Flow.id, Flow.name).order_by(Flow.name, Flow.id)
+    if user_id is not None:
+        query = query.where(Flow.user_id == user_id)
+    with engine.connect() as conn:
+        return [(row.id, row.name) for row in conn.execute(query)]

@@ -1,0 +1,101 @@
+"""Dialect-neutral SQL constructs: one expression, compiled per backend.
+
+Queries use these instead of branching on the dialect, so the same query text
+serves SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from sqlalchemy import JSON, String
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
+
+from data.signature import SIGNATURE_MAX_CHARS, SIGNATURE_RULES
+from data.sqlite_functions import PERCENTILES
+from data.types import UTCDateTime
+
+Bucket = Literal["hour", "day", "week"]
+BUCKETS: tuple[Bucket, ...] = ("hour", "day", "week")
+
+
+class duration_percentiles(FunctionElement[Any]):  # noqa: N801 - reads like a SQL function
+    """Aggregate: ``[p50, p95, p99]`` (linear interpolation) of a numeric column."""
+
+    type = JSON()
+    inherit_cache = True
+
+
+@compiles(duration_percentiles, "sqlite")
+def _percentiles_sqlite(element: duration_percentiles, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"flowrun_percentiles({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(duration_percentiles, "postgresql")
+def _percentiles_pg(element: duration_percentiles, compiler: SQLCompiler, **kw: Any) -> str:
+    fractions = ",".join(str(p) for p in PERCENTILES)
+    column = compiler.process(element.clauses, **kw)
+    return f"percentile_cont(ARRAY[{fractions}]::float8[]) WITHIN GROUP (ORDER BY {column})"
+
+
+class error_signature(FunctionElement[str]):  # noqa: N801
+    """The masked error message (see data.signature)."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(error_signature, "sqlite")
+def _signature_sqlite(element: error_signature, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"flowrun_signature({compiler.process(element.clauses, **kw)})"
+
+
+def _pg_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+@compiles(error_signature, "postgresql")
+def _signature_pg(element: error_signature, compiler: SQLCompiler, **kw: Any) -> str:
+    expression = compiler.process(element.clauses, **kw)
+    for pattern, replacement in SIGNATURE_RULES:
+        expression = (
+            f"regexp_replace({expression}, {_pg_literal(pattern)}, "
+            f"{_pg_literal(replacement)}, 'g')"
+        )
+    return f"left(btrim({expression}), {SIGNATURE_MAX_CHARS})"
+
+
+class time_bucket(FunctionElement[Any]):  # noqa: N801
+    """Start of the UTC hour/day/week (weeks start on Monday) holding a timestamp."""
+
+    type = UTCDateTime()
+    inherit_cache = True
+
+    def __init__(self, unit: Bucket, column: ColumnElement[Any]) -> None:
+        if unit not in BUCKETS:
+            raise ValueError(f"unknown bucket {unit!r}")
+        self.unit = unit
+        super().__init__(column)
+
+
+_SQLITE_BUCKETS = {
+    "hour": "strftime('%Y-%m-%d %H:00:00', {col})",
+    "day": "strftime('%Y-%m-%d 00:00:00', {col})",
+    # weekday 0 moves forward to Sunday; six days back is that week's Monday.
+    "week": "strftime('%Y-%m-%d 00:00:00', {col}, 'weekday 0', '-6 days')",
+}
+
+
+@compiles(time_bucket, "sqlite")
+def _bucket_sqlite(element: time_bucket, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return _SQLITE_BUCKETS[element.unit].format(col=column)
+
+
+@compiles(time_bucket, "postgresql")
+def _bucket_pg(element: time_bucket, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return f"date_trunc('{element.unit}', {column})"
