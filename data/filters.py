@@ -31,6 +31,7 @@ class FlowRunFilter(BaseModel):
 
     flow_ids: tuple[uuid.UUID, ...] = Field(default=(), max_length=MAX_FILTER_VALUES)
     statuses: tuple[str, ...] = Field(default=(), max_length=MAX_FILTER_VALUES)
+    exclude_statuses: tuple[str, ...] = Field(default=(), max_length=MAX_FILTER_VALUES)
     trigger_types: tuple[str, ...] = Field(default=(), max_length=MAX_FILTER_VALUES)
     user_id: uuid.UUID | None = None
     session_id: str | None = Field(default=None, max_length=500)
@@ -42,7 +43,7 @@ class FlowRunFilter(BaseModel):
     error_types: tuple[str, ...] = Field(default=(), max_length=MAX_FILTER_VALUES)
     error_signature: str | None = Field(default=None, max_length=500)
 
-    @field_validator("statuses", "trigger_types", "error_types", mode="after")
+    @field_validator("statuses", "exclude_statuses", "trigger_types", "error_types", mode="after")
     @classmethod
     def _normalise_names(cls, values: tuple[str, ...]) -> tuple[str, ...]:
         cleaned = tuple(sorted({v.strip() for v in values if v and v.strip()}))
@@ -110,6 +111,8 @@ class FlowRunFilter(BaseModel):
             found.append(run.flow_id.in_(self.flow_ids))
         if self.statuses:
             found.append(run.status.in_(self.statuses))
+        if self.exclude_statuses:
+            found.append(run.status.not_in(self.exclude_statuses))
         if self.trigger_types:
             found.append(run.trigger_type.in_(self.trigger_types))
         if self.user_id is not None:

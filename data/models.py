@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -33,7 +33,7 @@ NAMING_CONVENTION = {
 }
 
 
-class FlowRunStatus(str, Enum):
+class FlowRunStatus(StrEnum):
     PENDING = "pending"
     RUNNING = "running"
     SUCCESS = "success"
@@ -49,7 +49,7 @@ class FlowRunStatus(str, Enum):
         return (cls.SUCCESS.value, cls.FAILURE.value, cls.CANCELLED.value)
 
 
-class TriggerType(str, Enum):
+class TriggerType(StrEnum):
     MANUAL = "manual"
     API = "api"
     WEBHOOK = "webhook"
@@ -118,9 +118,7 @@ class FlowRun(Base):
     trigger_type: Mapped[str] = mapped_column(
         String, server_default=text("'manual'"), default=TriggerType.MANUAL.value, index=True
     )
-    components_executed: Mapped[int] = mapped_column(
-        Integer, server_default=text("0"), default=0
-    )
+    components_executed: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
     metadata_: Mapped[Any | None] = mapped_column("metadata", JSON, nullable=True)
 
     __table_args__ = (

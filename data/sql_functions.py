@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, SQLColumnExpression, String
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
 from data.signature import SIGNATURE_MAX_CHARS, SIGNATURE_RULES
@@ -22,7 +21,7 @@ Bucket = Literal["hour", "day", "week"]
 BUCKETS: tuple[Bucket, ...] = ("hour", "day", "week")
 
 
-class duration_percentiles(FunctionElement[Any]):  # noqa: N801 - reads like a SQL function
+class duration_percentiles(FunctionElement[Any]):
     """Aggregate: ``[p50, p95, p99]`` (linear interpolation) of a numeric column."""
 
     type = JSON()
@@ -41,7 +40,7 @@ def _percentiles_pg(element: duration_percentiles, compiler: SQLCompiler, **kw: 
     return f"percentile_cont(ARRAY[{fractions}]::float8[]) WITHIN GROUP (ORDER BY {column})"
 
 
-class error_signature(FunctionElement[str]):  # noqa: N801
+class error_signature(FunctionElement[str]):
     """The masked error message (see data.signature)."""
 
     type = String()
@@ -62,19 +61,18 @@ def _signature_pg(element: error_signature, compiler: SQLCompiler, **kw: Any) ->
     expression = compiler.process(element.clauses, **kw)
     for pattern, replacement in SIGNATURE_RULES:
         expression = (
-            f"regexp_replace({expression}, {_pg_literal(pattern)}, "
-            f"{_pg_literal(replacement)}, 'g')"
+            f"regexp_replace({expression}, {_pg_literal(pattern)}, {_pg_literal(replacement)}, 'g')"
         )
     return f"left(btrim({expression}), {SIGNATURE_MAX_CHARS})"
 
 
-class time_bucket(FunctionElement[Any]):  # noqa: N801
+class time_bucket(FunctionElement[Any]):
     """Start of the UTC hour/day/week (weeks start on Monday) holding a timestamp."""
 
     type = UTCDateTime()
     inherit_cache = True
 
-    def __init__(self, unit: Bucket, column: ColumnElement[Any]) -> None:
+    def __init__(self, unit: Bucket, column: SQLColumnExpression[Any]) -> None:
         if unit not in BUCKETS:
             raise ValueError(f"unknown bucket {unit!r}")
         self.unit = unit

@@ -43,6 +43,4 @@ class _PercentilesAggregate:
 
 def register_sqlite_functions(dbapi_connection: Any) -> None:
     dbapi_connection.create_aggregate("flowrun_percentiles", 1, _PercentilesAggregate)
-    dbapi_connection.create_function(
-        "flowrun_signature", 1, message_signature, deterministic=True
-    )
+    dbapi_connection.create_function("flowrun_signature", 1, message_signature, deterministic=True)

@@ -152,9 +152,11 @@ def _resolve_bucket(
     if bucket is None:
         chosen: Bucket = choose_bucket(*time_range) if time_range else "day"
     else:
-        chosen = bucket  # type: ignore[assignment]
+        chosen = bucket
     if time_range and (time_range[1] - time_range[0]) / BUCKET_LENGTH[chosen] > MAX_BUCKETS:
-        raise InvalidQuery(f"bucket: '{chosen}' gives more than {MAX_BUCKETS} points for this range")
+        raise InvalidQuery(
+            f"bucket: '{chosen}' gives more than {MAX_BUCKETS} points for this range"
+        )
     return chosen, time_range
 
 
@@ -262,8 +264,17 @@ def flow_breakdown(engine: Engine, flt: FlowRunFilter) -> pd.DataFrame:
     )
     with engine.connect() as conn:
         rows = conn.execute(query).mappings().all()
-    columns = ["flow_id", "flow_name", "runs", *STATUS_VALUES, "avg_ms", "p50_ms", "p95_ms",
-               "last_run_at", "last_failure_at"]
+    columns = [
+        "flow_id",
+        "flow_name",
+        "runs",
+        *STATUS_VALUES,
+        "avg_ms",
+        "p50_ms",
+        "p95_ms",
+        "last_run_at",
+        "last_failure_at",
+    ]
     records = []
     for row in rows:
         p50, p95, _ = _percentiles(row["percentiles"])
@@ -279,13 +290,18 @@ def flow_breakdown(engine: Engine, flt: FlowRunFilter) -> pd.DataFrame:
 def error_breakdown(engine: Engine, flt: FlowRunFilter) -> pd.DataFrame:
     """Failures grouped by error type and message signature, most frequent first."""
     signature = error_signature(FlowRun.error_message).label("signature")
-    failures = flt.replace(statuses=(FlowRunStatus.FAILURE.value,))
+    columns = [
+        "error_type",
+        "signature",
+        "count",
+        "flows",
+        "first_seen",
+        "last_seen",
+        "sample_message",
+    ]
     if flt.statuses and FlowRunStatus.FAILURE.value not in flt.statuses:
-        failures = None
-    columns = ["error_type", "signature", "count", "flows", "first_seen", "last_seen",
-               "sample_message"]
-    if failures is None:
         return pd.DataFrame(columns=columns)
+    failures = flt.replace(statuses=(FlowRunStatus.FAILURE.value,))
     query = (
         select(
             FlowRun.error_type,

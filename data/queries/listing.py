@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, and_, func, literal, or_, select
+from sqlalchemy import Engine, SQLColumnExpression, and_, func, literal, or_, select
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -26,7 +26,7 @@ SortDirection = Literal["asc", "desc"]
 
 # Whitelisted sort keys -> the expression ordered by. Nullable durations sort as -1 so a
 # keyset cursor can compare them.
-SORT_KEYS: dict[str, ColumnElement[Any]] = {
+SORT_KEYS: dict[str, SQLColumnExpression[Any]] = {
     "started_at": FlowRun.started_at,
     "duration_ms": func.coalesce(FlowRun.duration_ms, literal(-1)),
     "status": FlowRun.status,
@@ -121,8 +121,8 @@ def _decode_cursor(cursor: str, sort: str, direction: str) -> tuple[Any, uuid.UU
     return key, run_id
 
 
-def _after_cursor(
-    sort_expr: ColumnElement[Any], direction: str, key: Any, run_id: uuid.UUID
+def after_cursor(
+    sort_expr: SQLColumnExpression[Any], direction: str, key: Any, run_id: uuid.UUID
 ) -> ColumnElement[bool]:
     # Expanded row comparison (k, id) < (key, id): lets both planners range-scan on k.
     if direction == "desc":
@@ -130,7 +130,7 @@ def _after_cursor(
     return and_(sort_expr >= key, or_(sort_expr > key, FlowRun.id > run_id))
 
 
-def _validate_page(sort: str, direction: str, limit: int, offset: int) -> ColumnElement[Any]:
+def _validate_page(sort: str, direction: str, limit: int, offset: int) -> SQLColumnExpression[Any]:
     if sort not in SORT_KEYS:
         raise InvalidQuery(f"order_by: must be one of {', '.join(SORT_KEYS)}")
     if direction not in ("asc", "desc"):
@@ -161,9 +161,12 @@ def list_runs(
     query = _base_select(flt, include_payloads)
     if cursor:
         key, run_id = _decode_cursor(cursor, sort, direction)
-        query = query.where(_after_cursor(sort_expr, direction, key, run_id))
-    order = (sort_expr.desc(), FlowRun.id.desc()) if direction == "desc" else (
-        sort_expr.asc(), FlowRun.id.asc())
+        query = query.where(after_cursor(sort_expr, direction, key, run_id))
+    order = (
+        (sort_expr.desc(), FlowRun.id.desc())
+        if direction == "desc"
+        else (sort_expr.asc(), FlowRun.id.asc())
+    )
     query = query.add_columns(sort_expr.label("_sort_key")).order_by(*order)
     query = query.limit(limit + 1).offset(offset)
     with engine.connect() as conn:
@@ -184,7 +187,9 @@ def count_runs(engine: Engine, flt: FlowRunFilter) -> int:
         return int(conn.execute(query).scalar_one())
 
 
-def get_run(engine: Engine, run_id: uuid.UUID, flt: FlowRunFilter | None = None) -> RunRecord | None:
+def get_run(
+    engine: Engine, run_id: uuid.UUID, flt: FlowRunFilter | None = None
+) -> RunRecord | None:
     """The run, or ``None`` if it does not exist or ``flt`` (e.g. a user scope) excludes it."""
     query = _base_select(flt or FlowRunFilter(), True).where(FlowRun.id == run_id)
     with engine.connect() as conn:
@@ -204,7 +209,7 @@ def iter_runs(
     while True:
         query = _base_select(flt, include_payloads)
         if key is not None:
-            query = query.where(_after_cursor(FlowRun.started_at, "desc", *key))
+            query = query.where(after_cursor(FlowRun.started_at, "desc", *key))
         query = query.order_by(FlowRun.started_at.desc(), FlowRun.id.desc()).limit(chunk_size)
         with engine.connect() as conn:
             rows = [dict(row) for row in conn.execute(query).mappings()]

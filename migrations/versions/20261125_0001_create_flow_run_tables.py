@@ -118,7 +118,9 @@ def _create_api_key() -> None:
         sa.Column("last_used_at", TZ, nullable=True),
         sa.Column("revoked_at", TZ, nullable=True),
         sa.ForeignKeyConstraint(
-            ["user_id"], ["user.id"], name=op.f("fk_flowrun_api_key_user_id_user"),
+            ["user_id"],
+            ["user.id"],
+            name=op.f("fk_flowrun_api_key_user_id_user"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_flowrun_api_key")),

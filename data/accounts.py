@@ -1,0 +1,130 @@
+"""Users and API keys for the REST shim. Keys are shown once and stored only as hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, select, update
+
+from data.db import session_scope
+from data.errors import Conflict, InvalidQuery, NotFound
+from data.models import ApiKey, User, utcnow
+
+KEY_PREFIX = "frh_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the user an API key belongs to."""
+
+    user_id: uuid.UUID
+    username: str
+    is_superuser: bool
+
+
+@dataclass(frozen=True)
+class ApiKeyInfo:
+    id: uuid.UUID
+    username: str
+    name: str
+    key_prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+def hash_key(plain: str) -> str:
+    return hashlib.sha256(plain.encode()).hexdigest()
+
+
+def create_user(engine: Engine, username: str, *, superuser: bool = False) -> uuid.UUID:
+    name = username.strip()
+    if not name or len(name) > 150:
+        raise InvalidQuery("username: must be 1 to 150 characters")
+    with session_scope(engine) as session:
+        if session.scalar(select(User.id).where(User.username == name)) is not None:
+            raise Conflict(f"user {name!r} already exists")
+        user = User(id=uuid.uuid4(), username=name, is_superuser=superuser)
+        session.add(user)
+    return user.id
+
+
+def get_or_create_user(engine: Engine, username: str, *, superuser: bool = False) -> uuid.UUID:
+    with session_scope(engine) as session:
+        found = session.scalar(select(User.id).where(User.username == username))
+    return found if found is not None else create_user(engine, username, superuser=superuser)
+
+
+def create_api_key(engine: Engine, username: str, name: str = "default") -> tuple[str, uuid.UUID]:
+    """A new key for ``username``: returns (plain key, key id). The plain key is not stored."""
+    plain = KEY_PREFIX + secrets.token_urlsafe(32)
+    with session_scope(engine) as session:
+        user_id = session.scalar(select(User.id).where(User.username == username))
+        if user_id is None:
+            raise NotFound(f"user {username!r} does not exist")
+        key = ApiKey(
+            id=uuid.uuid4(),
+            user_id=user_id,
+            name=name,
+            key_prefix=plain[:12],
+            key_hash=hash_key(plain),
+        )
+        session.add(key)
+    return plain, key.id
+
+
+def revoke_api_key(engine: Engine, key_id: uuid.UUID) -> None:
+    with session_scope(engine) as session:
+        result = session.execute(
+            update(ApiKey)
+            .where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            raise NotFound(f"no active API key with id {key_id}")
+
+
+def list_api_keys(engine: Engine) -> list[ApiKeyInfo]:
+    query = (
+        select(ApiKey, User.username)
+        .join(User, User.id == ApiKey.user_id)
+        .order_by(ApiKey.created_at)
+    )
+    with session_scope(engine) as session:
+        return [
+            ApiKeyInfo(
+                id=key.id,
+                username=username,
+                name=key.name,
+                key_prefix=key.key_prefix,
+                created_at=key.created_at,
+                last_used_at=key.last_used_at,
+                revoked_at=key.revoked_at,
+            )
+            for key, username in session.execute(query).all()
+        ]
+
+
+def authenticate(engine: Engine, plain: str) -> Principal | None:
+    """The active user behind an unrevoked key, or None."""
+    if not plain.startswith(KEY_PREFIX) or len(plain) > 200:
+        return None
+    query = (
+        select(ApiKey.id, User.id, User.username, User.is_superuser)
+        .join(User, User.id == ApiKey.user_id)
+        .where(
+            ApiKey.key_hash == hash_key(plain),
+            ApiKey.revoked_at.is_(None),
+            User.is_active.is_(True),
+        )
+    )
+    with session_scope(engine) as session:
+        row = session.execute(query).first()
+        if row is None:
+            return None
+        session.execute(update(ApiKey).where(ApiKey.id == row[0]).values(last_used_at=utcnow()))
+    return Principal(user_id=row[1], username=row[2], is_superuser=row[3])

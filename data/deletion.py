@@ -1,0 +1,128 @@
+"""Deleting runs: one by id, or many in bounded batches (a transaction per batch)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, delete, func, select, text
+from sqlalchemy.sql.elements import ColumnElement
+
+from data.errors import InvalidQuery
+from data.filters import FlowRunFilter
+from data.models import FlowRun, FlowRunStatus, utcnow
+from data.settings import get_settings
+
+Progress = Callable[[int, int], None]
+"""Called after each batch with (deleted so far, total to delete)."""
+
+
+def delete_run(engine: Engine, run_id: uuid.UUID, scope: FlowRunFilter | None = None) -> bool:
+    """Delete one run; False if it does not exist or ``scope`` excludes it."""
+    where = (scope or FlowRunFilter()).where()
+    with engine.begin() as conn:
+        result = conn.execute(delete(FlowRun).where(FlowRun.id == run_id, where))
+    return bool(result.rowcount)
+
+
+def count_where(engine: Engine, where: ColumnElement[bool]) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(select(func.count()).select_from(FlowRun).where(where)).scalar_one()
+        )
+
+
+def delete_where(
+    engine: Engine,
+    where: ColumnElement[bool],
+    *,
+    batch_size: int | None = None,
+    progress: Progress | None = None,
+) -> int:
+    """Delete every run matching ``where``, ``batch_size`` rows per transaction.
+
+    Short transactions keep writers unblocked; on SQLite the WAL is truncated after
+    each batch, since with concurrent readers it otherwise grows without bound.
+    """
+    size = batch_size or get_settings().delete_batch_size
+    if size < 1:
+        raise InvalidQuery("batch_size: must be 1 or more")
+    total = count_where(engine, where)
+    deleted = 0
+    while deleted < total or total == 0:
+        with engine.begin() as conn:
+            ids = conn.execute(select(FlowRun.id).where(where).limit(size)).scalars().all()
+            if not ids:
+                break
+            conn.execute(delete(FlowRun).where(FlowRun.id.in_(ids)))
+        deleted += len(ids)
+        if engine.dialect.name == "sqlite":
+            with engine.connect() as conn:
+                conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        if progress is not None:
+            progress(deleted, max(total, deleted))
+    return deleted
+
+
+def bulk_delete_filter(
+    flt: FlowRunFilter,
+    *,
+    older_than_days: int | None = None,
+    delete_all: bool = False,
+    include_active: bool = False,
+    scope_user_id: uuid.UUID | None = None,
+    now: datetime | None = None,
+) -> FlowRunFilter:
+    """The filter a bulk delete really applies, after its protections.
+
+    An empty request is refused unless ``delete_all``; active runs are excluded unless
+    ``include_active``; ``scope_user_id`` narrows to one user's runs after the emptiness
+    check (a scope is not a filter the caller chose).
+    """
+    if older_than_days is not None and older_than_days < 0:
+        raise InvalidQuery("older_than_days: must be 0 or more")
+    if flt.is_empty and older_than_days is None and not delete_all:
+        raise InvalidQuery("refusing to delete every flow run: give a filter, or all=true")
+    active = set(FlowRunStatus.active())
+    if not include_active and active & set(flt.statuses):
+        raise InvalidQuery(
+            "status: pending/running runs are protected; pass include_active=true to delete them"
+        )
+    changes: dict[str, object] = {}
+    if older_than_days is not None:
+        cutoff = (now or utcnow()) - timedelta(days=older_than_days)
+        before = flt.started_before
+        changes["started_before"] = min(before, cutoff) if before else cutoff
+        if flt.started_after and flt.started_after >= changes["started_before"]:  # type: ignore[operator]
+            raise InvalidQuery("older_than_days: leaves an empty time range with started_after")
+    if not include_active:
+        changes["exclude_statuses"] = tuple(set(flt.exclude_statuses) | active)
+    if scope_user_id is not None:
+        changes["user_id"] = scope_user_id
+    return flt.replace(**changes) if changes else flt
+
+
+def delete_runs(
+    engine: Engine,
+    flt: FlowRunFilter,
+    *,
+    older_than_days: int | None = None,
+    delete_all: bool = False,
+    include_active: bool = False,
+    dry_run: bool = False,
+    scope_user_id: uuid.UUID | None = None,
+    batch_size: int | None = None,
+    progress: Progress | None = None,
+) -> int:
+    """Bulk delete with protections (see ``bulk_delete_filter``); dry-run returns the count."""
+    effective = bulk_delete_filter(
+        flt,
+        older_than_days=older_than_days,
+        delete_all=delete_all,
+        include_active=include_active,
+        scope_user_id=scope_user_id,
+    )
+    if dry_run:
+        return count_where(engine, effective.where())
+    return delete_where(engine, effective.where(), batch_size=batch_size, progress=progress)

@@ -1,0 +1,235 @@
+"""Recording runs: start/finish primitives, a context manager and decorator for engines
+that embed us, and the sweep that closes runs left behind in running/pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, ParamSpec, TypeVar
+
+from sqlalchemy import Engine, select, update
+
+from data.db import session_scope
+from data.errors import Conflict, InvalidQuery, NotFound
+from data.filters import FlowRunFilter
+from data.models import FlowRun, FlowRunStatus, TriggerType, utcnow
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+FINISHING_STATUSES = frozenset(FlowRunStatus.finished())
+MAX_ERROR_MESSAGE_CHARS = 10_000
+
+
+def _duration_ms(started_at: datetime, ended_at: datetime) -> int:
+    return max(0, round((ended_at - started_at).total_seconds() * 1000))
+
+
+def start_run(
+    engine: Engine,
+    flow_id: uuid.UUID,
+    *,
+    user_id: uuid.UUID | None = None,
+    session_id: str | None = None,
+    trigger_type: str = TriggerType.MANUAL.value,
+    inputs: Any = None,
+    metadata: Any = None,
+    started_at: datetime | None = None,
+) -> uuid.UUID:
+    """Insert a run in status ``running`` and return its id."""
+    run = FlowRun(
+        id=uuid.uuid4(),
+        flow_id=flow_id,
+        user_id=user_id,
+        session_id=session_id,
+        status=FlowRunStatus.RUNNING.value,
+        started_at=started_at or utcnow(),
+        trigger_type=trigger_type,
+        inputs=inputs,
+        metadata_=metadata,
+    )
+    with session_scope(engine) as session:
+        session.add(run)
+    return run.id
+
+
+def finish_run(
+    engine: Engine,
+    run_id: uuid.UUID,
+    status: str,
+    *,
+    outputs: Any = None,
+    error_type: str | None = None,
+    error_message: str | None = None,
+    components_executed: int | None = None,
+    scope: FlowRunFilter | None = None,
+) -> None:
+    """Close an active run: the server sets ended_at and duration_ms.
+
+    Raises ``NotFound`` (absent or outside ``scope``), ``Conflict`` (already finished)
+    or ``InvalidQuery`` (``status`` is not a finishing status).
+    """
+    if status not in FINISHING_STATUSES:
+        raise InvalidQuery(f"status: must be one of {', '.join(sorted(FINISHING_STATUSES))}")
+    if components_executed is not None and components_executed < 0:
+        raise InvalidQuery("components_executed: must be 0 or more")
+    where = (scope or FlowRunFilter()).where()
+    with session_scope(engine) as session:
+        row = session.execute(
+            select(FlowRun.status, FlowRun.started_at).where(FlowRun.id == run_id, where)
+        ).first()
+        if row is None:
+            raise NotFound(f"Flow run {run_id} not found")
+        ended_at = utcnow()
+        values: dict[str, Any] = {
+            "status": status,
+            "ended_at": ended_at,
+            "duration_ms": _duration_ms(row.started_at, ended_at),
+            "outputs": outputs,
+            "error_type": error_type,
+            "error_message": (error_message or None) and error_message[:MAX_ERROR_MESSAGE_CHARS],
+        }
+        if components_executed is not None:
+            values["components_executed"] = components_executed
+        # Conditional on still being active, so two finishers cannot both win.
+        result = session.execute(
+            update(FlowRun)
+            .where(FlowRun.id == run_id, FlowRun.status.in_(FlowRunStatus.active()))
+            .values(**values)
+        )
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            raise Conflict(f"Flow run {run_id} has already finished with status {row.status}")
+
+
+@dataclass
+class RunHandle:
+    """What the body of ``record_run`` can report while it runs."""
+
+    run_id: uuid.UUID | None
+    outputs: Any = None
+    components_executed: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def component_done(self, count: int = 1) -> None:
+        self.components_executed += count
+
+
+def _finish_quietly(
+    engine: Engine, handle: RunHandle, status: str, exc: BaseException | None
+) -> None:
+    if handle.run_id is None:
+        return
+    try:
+        finish_run(
+            engine,
+            handle.run_id,
+            status,
+            outputs=handle.outputs,
+            # The exception's own class name, not type(type(exc)) as the original did.
+            error_type=type(exc).__name__ if exc is not None else None,
+            error_message=str(exc) or repr(exc) if exc is not None else None,
+            components_executed=handle.components_executed,
+        )
+    except Exception:  # recording must never break the caller's flow
+        log.warning("could not record the end of flow run %s", handle.run_id, exc_info=True)
+
+
+@contextmanager
+def record_run(engine: Engine, flow_id: uuid.UUID, **start: Any) -> Iterator[RunHandle]:
+    """Record the enclosed block as one run: success, failure or cancelled.
+
+    Exceptions from the block propagate unchanged; failures to write the record are
+    logged and swallowed.
+    """
+    try:
+        handle = RunHandle(run_id=start_run(engine, flow_id, **start))
+    except Exception:
+        log.warning("could not record the start of a run of flow %s", flow_id, exc_info=True)
+        handle = RunHandle(run_id=None)
+    try:
+        yield handle
+    except (KeyboardInterrupt, asyncio.CancelledError, GeneratorExit) as exc:
+        _finish_quietly(engine, handle, FlowRunStatus.CANCELLED.value, exc)
+        raise
+    except BaseException as exc:
+        _finish_quietly(engine, handle, FlowRunStatus.FAILURE.value, exc)
+        raise
+    else:
+        _finish_quietly(engine, handle, FlowRunStatus.SUCCESS.value, None)
+
+
+def recorded(
+    engine: Engine, flow_id: uuid.UUID, **start: Any
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Decorator form of ``record_run`` for sync and async functions; the return value is
+    stored as the run's outputs when it is JSON-serialisable."""
+
+    def decorate(func: Callable[P, R]) -> Callable[P, R]:
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def async_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+                with record_run(engine, flow_id, **start) as handle:
+                    result = await func(*args, **kwargs)
+                    handle.outputs = _jsonable(result)
+                    return result
+
+            return async_wrapper  # type: ignore[return-value]
+
+        @functools.wraps(func)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            with record_run(engine, flow_id, **start) as handle:
+                result = func(*args, **kwargs)
+                handle.outputs = _jsonable(result)
+                return result
+
+        return wrapper
+
+    return decorate
+
+
+def _jsonable(value: Any) -> Any:
+    import json
+
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return {"repr": repr(value)[:1000]}
+    return value
+
+
+def sweep_stuck(
+    engine: Engine, timeout: timedelta, *, now: datetime | None = None, dry_run: bool = False
+) -> int:
+    """Mark runs still pending/running after ``timeout`` as failure with error_type Timeout."""
+    if timeout <= timedelta(0):
+        raise InvalidQuery("timeout: must be positive")
+    now = now or utcnow()
+    stuck = FlowRunFilter(statuses=FlowRunStatus.active(), started_before=now - timeout)
+    with session_scope(engine) as session:
+        rows = session.execute(select(FlowRun.id, FlowRun.started_at).where(stuck.where())).all()
+        if dry_run:
+            return len(rows)
+        minutes = round(timeout.total_seconds() / 60)
+        for row in rows:
+            session.execute(
+                update(FlowRun)
+                .where(FlowRun.id == row.id, FlowRun.status.in_(FlowRunStatus.active()))
+                .values(
+                    status=FlowRunStatus.FAILURE.value,
+                    ended_at=now,
+                    duration_ms=_duration_ms(row.started_at, now),
+                    error_type="Timeout",
+                    error_message=f"Run did not finish within {minutes} minutes; marked failed",
+                )
+            )
+    return len(rows)

@@ -1,0 +1,109 @@
+"""Shared fixtures: a real SQLite file and a real PostgreSQL database per test session.
+
+``engine`` is parametrised over both backends. PostgreSQL comes from
+FLOWRUNS_TEST_PG_URL (default: the local trust-auth server); when it is unreachable
+its tests are skipped with the reason, unless FLOWRUNS_REQUIRE_POSTGRES=1 (CI), which
+turns that into an error.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from data import migrate
+from data.db import build_engine
+from data.settings import get_settings
+
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+TABLES = ("flowrun_api_key", "flow_run", "flow", '"user"')
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Settings are cached per process: start each test from a clean environment."""
+    for name in list(os.environ):
+        if name.startswith("FLOWRUNS_") and name not in (
+            "FLOWRUNS_TEST_PG_URL",
+            "FLOWRUNS_REQUIRE_POSTGRES",
+        ):
+            monkeypatch.delenv(name)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    migrate.upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    path = tmp_path / "flowruns.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+def _admin_engine(url: str) -> Engine:
+    return create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+
+
+@pytest.fixture(scope="session")
+def pg_database_url() -> Iterator[str]:
+    """A new, migrated PostgreSQL database for this test session (dropped at the end)."""
+    admin_url = os.environ.get("FLOWRUNS_TEST_PG_URL", DEFAULT_PG_URL)
+    admin = _admin_engine(admin_url)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # any connection failure means "no PostgreSQL here"
+        admin.dispose()
+        reason = f"PostgreSQL unreachable at {make_url(admin_url).render_as_string()}: {exc!s:.120}"
+        if os.environ.get("FLOWRUNS_REQUIRE_POSTGRES") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    name = f"flowruns_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    migrate.upgrade(url)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_database_url: str) -> str:
+    """The session database, emptied before the test."""
+    engine = build_engine(pg_database_url)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
+    engine.dispose()
+    return pg_database_url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """URL of an empty, migrated database on each backend."""
+    fixture = "sqlite_url" if request.param == "sqlite" else "pg_url"
+    return str(request.getfixturevalue(fixture))
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    built = build_engine(db_url)
+    yield built
+    built.dispose()
