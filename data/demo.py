@@ -370,17 +370,15 @@ def _insert_postgres(engine: Engine, rows: list[tuple[Any, ...]]) -> None:
 
 
 def _insert_generic(engine: Engine, rows: list[tuple[Any, ...]]) -> None:
+    """Any other backend: ORM-level executemany (slower, but portable)."""
     keys = [("metadata_" if c == "metadata" else c) for c in COLUMNS]
     records = [dict(zip(keys, r, strict=True)) for r in rows]
     for record in records:
         for key in ("inputs", "outputs", "metadata_"):
             if record[key] is not None:
                 record[key] = json.loads(record[key])
-    with engine.begin() as conn:
-        conn.execute(
-            insert(FlowRun.__table__),
-            [{("metadata" if k == "metadata_" else k): v for k, v in r.items()} for r in records],
-        )
+    with session_scope(engine) as session:
+        session.execute(insert(FlowRun), records)
 
 
 def _writer(engine: Engine) -> Callable[[Engine, list[tuple[Any, ...]]], None]:
