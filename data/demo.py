@@ -293,7 +293,7 @@ def _chunk_rows(
     age_ms = ((now - start).total_seconds() - offsets) * 1000
     # In flight: not finished yet by its own duration, some long runs in the last half hour,
     # and a rare run left stuck (for the stuck-run sweep to find).
-    recent = (age_ms < 30 * 60 * 1000) & (rng.uniform(size=count) < 0.25)
+    recent = (age_ms < 30 * 60 * 1000) & (rng.uniform(size=count) < 0.6)
     stuck = rng.uniform(size=count) < 0.0002
     status = _statuses(rng, count, fail_p, (age_ms < durations) | recent | stuck)
     triggers = _triggers(rng, flow_index)
