@@ -20,21 +20,28 @@ depends_on: str | Sequence[str] | None = None
 
 TZ = sa.DateTime(timezone=True)
 
-# (name, columns, unique, postgresql INCLUDE columns)
-FLOW_RUN_INDEXES: tuple[tuple[str, list[str], bool, list[str]], ...] = (
-    ("ix_flow_run_flow_id", ["flow_id"], False, []),
-    ("ix_flow_run_user_id", ["user_id"], False, []),
-    ("ix_flow_run_status", ["status"], False, []),
-    ("ix_flow_run_trigger_type", ["trigger_type"], False, []),
-    ("ix_flow_run_session_id", ["session_id"], False, []),
+# (name, columns, unique)
+FLOW_RUN_INDEXES: tuple[tuple[str, list[str], bool], ...] = (
+    ("ix_flow_run_flow_id", ["flow_id"], False),
+    ("ix_flow_run_user_id", ["user_id"], False),
+    ("ix_flow_run_status", ["status"], False),
+    ("ix_flow_run_trigger_type", ["trigger_type"], False),
+    ("ix_flow_run_session_id", ["session_id"], False),
     (
         "ix_flow_run_started_at",
         ["started_at", "status", "duration_ms", "flow_id", "trigger_type"],
         False,
-        [],
     ),
-    ("ix_flow_run_status_started_at", ["status", "started_at"], False, []),
-    ("ix_flow_run_flow_id_started_at", ["flow_id", "started_at"], False, ["status", "duration_ms"]),
+    (
+        "ix_flow_run_status_started_at",
+        ["status", "started_at", "duration_ms", "trigger_type", "flow_id"],
+        False,
+    ),
+    (
+        "ix_flow_run_flow_id_started_at",
+        ["flow_id", "started_at", "status", "duration_ms"],
+        False,
+    ),
 )
 
 
@@ -141,9 +148,9 @@ def upgrade() -> None:
         if not _exists(table):
             create()
     present = _index_names("flow_run")
-    for name, columns, unique, include in FLOW_RUN_INDEXES:
+    for name, columns, unique in FLOW_RUN_INDEXES:
         if name not in present:
-            op.create_index(name, "flow_run", columns, unique=unique, postgresql_include=include)
+            op.create_index(name, "flow_run", columns, unique=unique)
 
 
 def downgrade() -> None:
