@@ -270,6 +270,21 @@ def _triggers(rng: np.random.Generator, flow_index: np.ndarray) -> np.ndarray:
     return triggers
 
 
+def _time_ordered_ids(
+    rng: np.random.Generator, start: datetime, offsets: np.ndarray
+) -> list[uuid.UUID]:
+    """UUIDv7 layout (48-bit ms timestamp, then random): inserts append to the primary
+    key index instead of landing at random pages, which roughly halves load time."""
+    millis = (start.timestamp() + offsets) * 1000
+    randoms = rng.integers(0, 2**62, size=len(offsets), dtype=np.int64)
+    ids = []
+    for ms, rand in zip(millis.astype(np.int64).tolist(), randoms.tolist(), strict=True):
+        high = (ms << 16) | (0x7 << 12) | (rand & 0xFFF)
+        low = (0b10 << 62) | rand  # variant bits, then 62 random bits
+        ids.append(uuid.UUID(int=(high << 64) | low))
+    return ids
+
+
 def _chunk_rows(
     rng: np.random.Generator,
     offsets: np.ndarray,
@@ -301,7 +316,7 @@ def _chunk_rows(
     partial = (components * rng.uniform(size=count)).astype(np.int64)
     users = rng.integers(0, len(user_ids), size=count)
     sessions = rng.integers(0, 50_000, size=count)
-    raw_ids = rng.bytes(16 * count)
+    ids = _time_ordered_ids(rng, start, offsets)
     rows: list[tuple[Any, ...]] = []
     for i in range(count):
         profile = FLOWS[flow_index[i]]
@@ -319,7 +334,7 @@ def _chunk_rows(
             )
         rows.append(
             (
-                uuid.UUID(bytes=raw_ids[16 * i : 16 * i + 16], version=4),
+                ids[i],
                 flow_ids[flow_index[i]],
                 user_ids[users[i]],
                 f"sess-{sessions[i]:05d}",
@@ -343,7 +358,12 @@ def _insert_sqlite(engine: Engine, rows: list[tuple[Any, ...]]) -> None:
     """Raw executemany in the stored representation (hex ids, naive UTC text)."""
 
     def text_time(value: datetime | None) -> str | None:
-        return None if value is None else value.strftime("%Y-%m-%d %H:%M:%S.%f")
+        # isoformat is C-fast; its first 26 characters are the stored format (UTC values).
+        if value is None:
+            return None
+        if value.microsecond:
+            return value.isoformat(" ")[:26]
+        return value.isoformat(" ")[:19] + ".000000"
 
     prepared = [
         (r[0].hex, r[1].hex, r[2].hex, r[3], r[4], text_time(r[5]), text_time(r[6]), *r[7:])
