@@ -12,6 +12,7 @@ from sqlalchemy import JSON, SQLColumnExpression, String
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from data.signature import SIGNATURE_MAX_CHARS, SIGNATURE_RULES
 from data.sqlite_functions import PERCENTILES
@@ -71,6 +72,12 @@ class time_bucket(FunctionElement[Any]):
 
     type = UTCDateTime()
     inherit_cache = True
+    # The unit must be part of the statement cache key, or a query compiled for "hour"
+    # is reused for "day" (same columns, different SQL text).
+    _traverse_internals = [
+        *FunctionElement._traverse_internals,
+        ("unit", InternalTraversal.dp_string),
+    ]
 
     def __init__(self, unit: Bucket, column: SQLColumnExpression[Any]) -> None:
         if unit not in BUCKETS:
