@@ -1,0 +1,37 @@
+"""The REST shim: ``uvicorn --factory api.app:create_app``. Built per call, never at import."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, FastAPI
+
+from api.deps import current_principal
+from api.errors import install_error_handlers
+from api.routes import deletion, export, health, recording, runs, stats
+
+API_PREFIX = "/api/v1/flow-runs"
+
+
+def flow_runs_router() -> APIRouter:
+    """Every /api/v1 route, behind the API key. Fixed paths (/stats, /export.csv) are
+    included before the ``/{run_id}`` routes so they are matched first."""
+    router = APIRouter(
+        prefix=API_PREFIX, tags=["flow-runs"], dependencies=[Depends(current_principal)]
+    )
+    for module in (stats, export, runs, recording, deletion):
+        router.include_router(module.router)
+    return router
+
+
+def create_app(database_url: str | None = None) -> FastAPI:
+    """The API over ``database_url`` (default: ``FLOWRUNS_DATABASE_URL``, else the
+    embedded SQLite file). The engine is created lazily, on the first request."""
+    app = FastAPI(
+        title="FlowRun History API",
+        version="1.0.0",
+        description="Execution history of flow runs: list, filter, stats, export, record.",
+    )
+    app.state.database_url = database_url
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(flow_runs_router())
+    return app

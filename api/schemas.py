@@ -1,0 +1,144 @@
+"""Request and response bodies. Runs reuse the data layer's ``RunRecord`` fields."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from api.params import MAX_INT32
+from data.models import TriggerType
+from data.queries import RunRecord, RunStats
+from data.recorder import MAX_ERROR_MESSAGE_CHARS
+
+
+class FlowRunRead(RunRecord):
+    """One run, with its flow's and user's names."""
+
+
+class ErrorResponse(BaseModel):
+    """Every error body: one readable line."""
+
+    detail: str
+
+
+class DeleteResult(BaseModel):
+    deleted: int = Field(description="Runs deleted (or that would be, with dry_run)")
+    dry_run: bool = False
+    message: str
+
+
+class RunCreate(BaseModel):
+    """A runner reports that a run has started."""
+
+    flow_id: uuid.UUID
+    trigger_type: TriggerType = TriggerType.API
+    session_id: str | None = Field(default=None, max_length=500)
+    inputs: Any = None
+    metadata: Any = None
+
+
+class RunFinish(BaseModel):
+    """A runner reports how a run ended; the server sets ended_at and duration_ms."""
+
+    status: Literal["success", "failure", "cancelled"]
+    outputs: Any = None
+    error_type: str | None = Field(default=None, max_length=200)
+    error_message: str | None = Field(default=None, max_length=MAX_ERROR_MESSAGE_CHARS)
+    components_executed: int | None = Field(default=None, ge=0, le=MAX_INT32)
+
+
+class PeriodStats(BaseModel):
+    """KPIs of one period. Rates are percentages (0..100), durations milliseconds."""
+
+    total_runs: int
+    success_count: int
+    failure_count: int
+    cancelled_count: int
+    running_count: int
+    pending_count: int
+    success_rate: float = Field(description="success / finished runs, in percent (0 if none)")
+    avg_duration_ms: float | None
+    p50_duration_ms: float | None
+    p95_duration_ms: float | None
+    p99_duration_ms: float | None
+    max_duration_ms: int | None
+    trigger_counts: dict[str, int]
+    status_counts: dict[str, int]
+    period_days: float
+    started_after: datetime | None
+    started_before: datetime | None
+
+    @classmethod
+    def from_stats(
+        cls, stats: RunStats, started_after: datetime | None, started_before: datetime | None
+    ) -> PeriodStats:
+        rate = stats.success_rate
+        span = (started_before - started_after) if started_after and started_before else None
+        return cls(
+            total_runs=stats.total,
+            success_count=stats.status_counts.get("success", 0),
+            failure_count=stats.status_counts.get("failure", 0),
+            cancelled_count=stats.status_counts.get("cancelled", 0),
+            running_count=stats.status_counts.get("running", 0),
+            pending_count=stats.status_counts.get("pending", 0),
+            success_rate=round(rate * 100, 2) if rate is not None else 0.0,
+            avg_duration_ms=stats.avg_duration_ms,
+            p50_duration_ms=stats.p50_duration_ms,
+            p95_duration_ms=stats.p95_duration_ms,
+            p99_duration_ms=stats.p99_duration_ms,
+            max_duration_ms=stats.max_duration_ms,
+            trigger_counts=stats.trigger_counts,
+            status_counts=stats.status_counts,
+            period_days=span.total_seconds() / 86400 if span else 0.0,
+            started_after=started_after,
+            started_before=started_before,
+        )
+
+
+class StatsResponse(PeriodStats):
+    previous: PeriodStats | None = Field(description="The equally long period just before")
+
+
+class TimeseriesPoint(BaseModel):
+    bucket: datetime
+    runs: int
+    pending: int
+    running: int
+    success: int
+    failure: int
+    cancelled: int
+    avg_ms: float | None
+    p50_ms: float | None
+    p95_ms: float | None
+    success_rate: float | None = Field(description="Percent of finished runs; null if none")
+
+
+class TimeseriesResponse(BaseModel):
+    bucket: Literal["hour", "day", "week"]
+    started_after: datetime | None
+    started_before: datetime | None
+    points: list[TimeseriesPoint]
+
+
+class FlowStats(BaseModel):
+    flow_id: uuid.UUID
+    flow_name: str | None
+    runs: int
+    pending: int
+    running: int
+    success: int
+    failure: int
+    cancelled: int
+    avg_ms: float | None
+    p50_ms: float | None
+    p95_ms: float | None
+    success_rate: float | None = Field(description="Percent of finished runs; null if none")
+    last_run_at: datetime | None
+    last_failure_at: datetime | None
+
+
+class Health(BaseModel):
+    status: str
