@@ -1,0 +1,141 @@
+"""Altair charts with readable units and tooltips. Inputs are the data layer's frames."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import altair as alt
+import pandas as pd
+
+from dashboard.formatting import STATUS_COLOURS, to_local_naive
+
+STATUS_ORDER = ["success", "failure", "cancelled", "running", "pending"]
+BUCKET_LABELS = {"hour": "Hour", "day": "Day", "week": "Week"}
+TIME_FORMATS = {"hour": "%Y-%m-%d %H:%M", "day": "%Y-%m-%d", "week": "week of %Y-%m-%d"}
+
+
+def _time_axis(frame: pd.DataFrame) -> tuple[alt.X, alt.Tooltip]:
+    bucket = frame.attrs.get("bucket", "day")
+    title = f"{BUCKET_LABELS.get(bucket, 'Time')} (start)"
+    return (
+        alt.X("time:T", title=title),
+        alt.Tooltip("time:T", title=title, format=TIME_FORMATS.get(bucket, "%Y-%m-%d %H:%M")),
+    )
+
+
+def _with_local_time(frame: pd.DataFrame, tz: str) -> pd.DataFrame:
+    local = frame.copy()
+    local["time"] = to_local_naive(local["bucket"], tz)
+    local.attrs = dict(frame.attrs)
+    return local
+
+
+def success_and_volume(series: pd.DataFrame, tz: str) -> alt.LayerChart:
+    """Bars: runs per bucket; line: success rate (right axis)."""
+    frame = _with_local_time(series, tz)
+    x, when = _time_axis(frame)
+    bars = (
+        alt.Chart(frame)
+        .mark_bar(opacity=0.35, color="#64748b")
+        .encode(
+            x=x,
+            y=alt.Y("runs:Q", title="Runs"),
+            tooltip=[when, alt.Tooltip("runs:Q", title="Runs", format=",")],
+        )
+    )
+    line = (
+        alt.Chart(frame)
+        .mark_line(point=True, color=STATUS_COLOURS["success"])
+        .encode(
+            x=x,
+            y=alt.Y("success_rate:Q", title="Success rate", axis=alt.Axis(format="%")),
+            tooltip=[when, alt.Tooltip("success_rate:Q", title="Success rate", format=".1%")],
+        )
+    )
+    return alt.layer(bars, line).resolve_scale(y="independent").properties(height=260)
+
+
+def duration_percentiles(series: pd.DataFrame, tz: str) -> alt.Chart:
+    frame = _with_local_time(series, tz)
+    x, when = _time_axis(frame)
+    frame["p50"] = frame["p50_ms"] / 1000
+    frame["p95"] = frame["p95_ms"] / 1000
+    long = frame.melt(id_vars=["time"], value_vars=["p50", "p95"], var_name="percentile")
+    return (
+        alt.Chart(long.dropna())
+        .mark_line(point=True)
+        .encode(
+            x=x,
+            y=alt.Y("value:Q", title="Duration (seconds)"),
+            color=alt.Color("percentile:N", title="Percentile"),
+            tooltip=[
+                when,
+                alt.Tooltip("percentile:N", title="Percentile"),
+                alt.Tooltip("value:Q", title="Seconds", format=",.2f"),
+            ],
+        )
+        .properties(height=260)
+    )
+
+
+def status_mix(series: pd.DataFrame, tz: str) -> alt.Chart:
+    frame = _with_local_time(series, tz)
+    x, when = _time_axis(frame)
+    present = [s for s in STATUS_ORDER if s in frame.columns]
+    long = frame.melt(id_vars=["time"], value_vars=present, var_name="status", value_name="n")
+    return (
+        alt.Chart(long[long["n"] > 0])
+        .mark_bar()
+        .encode(
+            x=x,
+            y=alt.Y("n:Q", title="Runs", stack="zero"),
+            color=alt.Color(
+                "status:N",
+                scale=alt.Scale(domain=present, range=[STATUS_COLOURS[s] for s in present]),
+                title="Status",
+            ),
+            order=alt.Order("status:N"),
+            tooltip=[when, "status:N", alt.Tooltip("n:Q", title="Runs", format=",")],
+        )
+        .properties(height=260)
+    )
+
+
+def by_trigger(trigger_counts: Mapping[str, int]) -> alt.Chart:
+    frame = pd.DataFrame(
+        {"trigger": list(trigger_counts), "runs": list(trigger_counts.values())}
+    ).sort_values("runs", ascending=False)
+    total = max(int(frame["runs"].sum()), 1)
+    frame["share"] = frame["runs"] / total
+    return (
+        alt.Chart(frame)
+        .mark_bar(color="#6366f1")
+        .encode(
+            x=alt.X("runs:Q", title="Runs"),
+            y=alt.Y("trigger:N", sort="-x", title="Trigger type"),
+            tooltip=[
+                alt.Tooltip("trigger:N", title="Trigger"),
+                alt.Tooltip("runs:Q", title="Runs", format=","),
+                alt.Tooltip("share:Q", title="Share", format=".1%"),
+            ],
+        )
+        .properties(height=max(120, 36 * len(frame)))
+    )
+
+
+def grouped_counts(series: pd.DataFrame, by: str, tz: str, title: str) -> alt.Chart:
+    """Stacked runs per bucket and group (error types on the Errors page)."""
+    frame = _with_local_time(series, tz)
+    frame[by] = frame[by].fillna("(none)").astype(str)
+    x, when = _time_axis(frame)
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=x,
+            y=alt.Y("runs:Q", title="Runs", stack="zero"),
+            color=alt.Color(f"{by}:N", title=title),
+            tooltip=[when, alt.Tooltip(f"{by}:N", title=title), alt.Tooltip("runs:Q", format=",")],
+        )
+        .properties(height=260)
+    )

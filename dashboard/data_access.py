@@ -1,0 +1,149 @@
+"""Cached access to the data layer. Pages call these, never the database directly.
+
+The engine is a ``st.cache_resource`` per URL; query results are ``st.cache_data``
+keyed on the URL string and the hashable ``FlowRunFilter``, with the configured TTL.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import pandas as pd
+import streamlit as st
+from sqlalchemy import Engine
+
+from data import queries as q
+from data.db import build_engine
+from data.demo import is_demo_database
+from data.export import iter_csv
+from data.filters import FlowRunFilter
+from data.settings import get_settings
+
+T = TypeVar("T")
+
+
+@st.cache_resource(show_spinner=False)
+def engine_for(url: str) -> Engine:
+    return build_engine(url)
+
+
+def database_url() -> str:
+    return get_settings().resolved_database_url
+
+
+def engine() -> Engine:
+    return engine_for(database_url())
+
+
+@functools.cache
+def _cached(fn: Callable[..., T]) -> Callable[..., T]:
+    # Decorated on first use, not at import, so the TTL comes from the settings in force.
+    ttl = get_settings().cache_ttl_seconds
+    return st.cache_data(ttl=ttl, show_spinner=False, max_entries=200)(fn)  # type: ignore[no-any-return]
+
+
+def clear_caches() -> None:
+    """The Refresh button: drop every cached query result (the engine stays)."""
+    st.cache_data.clear()
+
+
+# Plain functions keyed on the URL string: cache_data hashes the arguments.
+def _run_stats(url: str, flt: FlowRunFilter) -> q.RunStats:
+    return q.run_stats(engine_for(url), flt)
+
+
+def _run_timeseries(url: str, flt: FlowRunFilter) -> pd.DataFrame:
+    return q.run_timeseries(engine_for(url), flt)
+
+
+def _count_timeseries(url: str, flt: FlowRunFilter, by: str) -> pd.DataFrame:
+    return q.count_timeseries(engine_for(url), flt, by=by)
+
+
+def _flow_breakdown(url: str, flt: FlowRunFilter) -> pd.DataFrame:
+    return q.flow_breakdown(engine_for(url), flt)
+
+
+def _error_breakdown(url: str, flt: FlowRunFilter) -> pd.DataFrame:
+    return q.error_breakdown(engine_for(url), flt)
+
+
+def _count_runs(url: str, flt: FlowRunFilter) -> int:
+    return q.count_runs(engine_for(url), flt)
+
+
+def _list_flows(url: str) -> list[tuple[uuid.UUID, str]]:
+    return q.list_flows(engine_for(url))
+
+
+def _list_runs(url: str, flt: FlowRunFilter, page: tuple[str, str, int, str | None]) -> q.RunPage:
+    sort, direction, limit, cursor = page
+    return q.list_runs(
+        engine_for(url), flt, sort=sort, direction=direction, limit=limit, cursor=cursor
+    )
+
+
+def run_stats(flt: FlowRunFilter) -> q.RunStats:
+    return _cached(_run_stats)(database_url(), flt)
+
+
+def run_timeseries(flt: FlowRunFilter) -> pd.DataFrame:
+    return _cached(_run_timeseries)(database_url(), flt)
+
+
+def count_timeseries(flt: FlowRunFilter, by: str) -> pd.DataFrame:
+    return _cached(_count_timeseries)(database_url(), flt, by)
+
+
+def flow_breakdown(flt: FlowRunFilter) -> pd.DataFrame:
+    return _cached(_flow_breakdown)(database_url(), flt)
+
+
+def error_breakdown(flt: FlowRunFilter) -> pd.DataFrame:
+    return _cached(_error_breakdown)(database_url(), flt)
+
+
+def count_runs(flt: FlowRunFilter) -> int:
+    return _cached(_count_runs)(database_url(), flt)
+
+
+def list_flows() -> list[tuple[uuid.UUID, str]]:
+    return _cached(_list_flows)(database_url())
+
+
+def list_runs(
+    flt: FlowRunFilter, *, sort: str, direction: str, limit: int, cursor: str | None
+) -> q.RunPage:
+    return _cached(_list_runs)(database_url(), flt, (sort, direction, limit, cursor))
+
+
+def get_run(run_id: uuid.UUID) -> q.RunRecord | None:
+    """Uncached: the detail view must show (and delete) what is there now."""
+    return q.get_run(engine(), run_id)
+
+
+def csv_builder(flt: FlowRunFilter, columns: tuple[str, ...]) -> Callable[[], str]:
+    """A callable for ``st.download_button``: the CSV is streamed from the database
+    in chunks only when the user clicks, never on every rerun."""
+    bound = engine()
+
+    def build() -> str:
+        return "".join(iter_csv(bound, flt, columns=columns))
+
+    return build
+
+
+def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a data-layer function with the app's engine (used by write actions)."""
+    return fn(engine(), *args, **kwargs)
+
+
+def _is_demo(url: str) -> bool:
+    return is_demo_database(engine_for(url))
+
+
+def is_demo() -> bool:
+    return _cached(_is_demo)(database_url())

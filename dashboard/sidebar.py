@@ -1,0 +1,55 @@
+"""The shared sidebar: filters, time zone, refresh. Widgets write straight into the
+session_state keys that ``dashboard.state`` turns into the one filter."""
+
+from __future__ import annotations
+
+import uuid
+
+import streamlit as st
+
+from dashboard import data_access as da
+from dashboard import state as s
+from dashboard.formatting import status_label, timezone_options
+from data.settings import Settings
+
+
+def _time_range() -> None:
+    st.selectbox("Time range", list(s.PRESETS), format_func=s.PRESET_LABELS.get, key=s.K_RANGE)
+    if st.session_state[s.K_RANGE] == "custom":
+        # The picker's key is dropped while it is hidden: restore a sensible default.
+        if not st.session_state.get(s.K_DATES):
+            st.session_state[s.K_DATES] = s._default_dates(s.current_tz())
+        st.date_input("Dates (inclusive)", key=s.K_DATES, format="YYYY-MM-DD")
+
+
+def _error_group() -> None:
+    types = st.session_state.get(s.K_ERROR_TYPES) or []
+    signature = st.session_state.get(s.K_ERROR_SIG) or ""
+    if not types and not signature:
+        return
+    label = ", ".join(types) or "any type"
+    st.caption(f"Error group: **{label}**" + (f" · `{signature[:80]}`" if signature else ""))
+    st.button("Clear error group", on_click=s.clear_error_group, key="clear_error_group")
+
+
+def render(flows: list[tuple[uuid.UUID, str]], settings: Settings) -> None:
+    names = {str(flow_id): name for flow_id, name in flows}
+    with st.sidebar:
+        st.markdown("### Filters")
+        _time_range()
+        st.multiselect("Flows", list(names), format_func=lambda i: names.get(i, i), key=s.K_FLOWS)
+        st.multiselect("Statuses", s.STATUSES, format_func=status_label, key=s.K_STATUSES)
+        st.multiselect("Trigger types", s.TRIGGERS, key=s.K_TRIGGERS)
+        st.text_input(
+            "Error message contains", key=s.K_TEXT, max_chars=500, placeholder="e.g. timeout"
+        )
+        _error_group()
+        st.selectbox("Time zone", timezone_options(), key=s.K_TZ)
+        st.button(
+            "Refresh data",
+            on_click=da.clear_caches,
+            icon=":material/refresh:",
+            help=f"Query results are cached for {settings.cache_ttl_seconds} s.",
+        )
+        if settings.read_only:
+            st.caption("🔒 Read-only mode: delete and prune are hidden.")

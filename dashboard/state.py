@@ -1,0 +1,271 @@
+"""Sidebar state <-> URL query parameters <-> session_state, and the one filter.
+
+The URL is read once per session (a shared link), validated, and copied into the
+widget keys; from then on the widgets are the truth and the URL is rewritten from
+them on every run, so it survives page switches and can be shared at any moment.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import streamlit as st
+
+from dashboard.formatting import is_timezone
+from data.filters import FlowRunFilter
+from data.models import FlowRunStatus, TriggerType
+
+K_RANGE, K_DATES, K_TZ = "f_range", "f_dates", "f_tz"
+K_FLOWS, K_STATUSES, K_TRIGGERS, K_TEXT = "f_flows", "f_statuses", "f_triggers", "f_text"
+K_ERROR_TYPES, K_ERROR_SIG = "f_error_types", "f_error_sig"
+K_READY, K_PARAM_ERRORS = "_filters_ready", "_param_errors"
+
+PRESETS: dict[str, timedelta | None] = {
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+    "90d": timedelta(days=90),
+    "all": None,
+    "custom": None,
+}
+PRESET_LABELS = {
+    "24h": "Last 24 hours",
+    "7d": "Last 7 days",
+    "30d": "Last 30 days",
+    "90d": "Last 90 days",
+    "all": "All time",
+    "custom": "Custom dates",
+}
+DEFAULT_RANGE, DEFAULT_TZ = "7d", "UTC"
+STATUSES = tuple(s.value for s in FlowRunStatus)
+TRIGGERS = tuple(dict.fromkeys(t.value for t in TriggerType))
+
+
+@dataclass(frozen=True)
+class FilterState:
+    """The sidebar's values, in URL-friendly form."""
+
+    range: str = DEFAULT_RANGE
+    dates: tuple[date, date] | None = None
+    tz: str = DEFAULT_TZ
+    flows: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    triggers: tuple[str, ...] = ()
+    text: str = ""
+    error_types: tuple[str, ...] = ()
+    error_sig: str = ""
+
+
+def _parse_date(name: str, raw: str, errors: list[str]) -> date | None:
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        errors.append(f"{name}: '{raw}' is not a date (use YYYY-MM-DD)")
+        return None
+
+
+def _parse_choices(
+    name: str, raw: list[str], allowed: tuple[str, ...] | set[str], errors: list[str]
+) -> tuple[str, ...]:
+    bad = [value for value in raw if value not in allowed]
+    if bad:
+        errors.append(f"{name}: unknown value {', '.join(repr(b) for b in bad)}")
+    return tuple(value for value in raw if value in allowed)
+
+
+def _parse_flows(raw: list[str], known: set[str], errors: list[str]) -> tuple[str, ...]:
+    flows = []
+    for value in raw:
+        try:
+            flow_id = str(uuid.UUID(value))
+        except ValueError:
+            errors.append(f"flow: '{value}' is not a flow id (UUID)")
+            continue
+        if flow_id in known:
+            flows.append(flow_id)
+        else:
+            errors.append(f"flow: no flow with id {flow_id}")
+    return tuple(flows)
+
+
+def parse_params(
+    params: Mapping[str, list[str]], known_flows: set[str], today: date
+) -> tuple[FilterState, list[str]]:
+    """Validate URL parameters. Bad values are dropped (defaults used) and reported."""
+    errors: list[str] = []
+
+    def first(name: str) -> str | None:
+        values = params.get(name) or []
+        return values[-1] if values else None
+
+    range_ = first("range") or DEFAULT_RANGE
+    if range_ not in PRESETS:
+        errors.append(f"range: unknown preset '{range_}' (use {', '.join(PRESETS)})")
+        range_ = DEFAULT_RANGE
+    start_raw, end_raw = first("from"), first("to")
+    start = _parse_date("from", start_raw, errors) if start_raw else None
+    end = _parse_date("to", end_raw, errors) if end_raw else None
+    dates = None
+    if start or end:
+        start, end = start or end, end or start
+        assert start is not None and end is not None
+        if start > end:
+            errors.append("from: must not be after 'to'")
+            start, end = end, start
+        dates = (start, end)
+        range_ = "custom"
+    elif range_ == "custom":
+        dates = (today - timedelta(days=6), today)
+    tz = first("tz") or DEFAULT_TZ
+    if not is_timezone(tz):
+        errors.append(f"tz: unknown time zone '{tz}'")
+        tz = DEFAULT_TZ
+    text = (first("q") or "")[:500]
+    state = FilterState(
+        range=range_,
+        dates=dates,
+        tz=tz,
+        flows=_parse_flows(params.get("flow", []), known_flows, errors),
+        statuses=_parse_choices("status", params.get("status", []), STATUSES, errors),
+        triggers=_parse_choices("trigger", params.get("trigger", []), TRIGGERS, errors),
+        text=text,
+        error_types=tuple(params.get("error_type", [])),
+        error_sig=first("sig") or "",
+    )
+    return state, errors
+
+
+def to_params(state: FilterState) -> dict[str, list[str]]:
+    """The canonical URL for ``state``; defaults are left out to keep links short."""
+    params: dict[str, list[str]] = {}
+    if state.range != DEFAULT_RANGE:
+        params["range"] = [state.range]
+    if state.range == "custom" and state.dates:
+        params["from"], params["to"] = [state.dates[0].isoformat()], [state.dates[1].isoformat()]
+    for name, values in (
+        ("flow", state.flows),
+        ("status", state.statuses),
+        ("trigger", state.triggers),
+        ("error_type", state.error_types),
+    ):
+        if values:
+            params[name] = list(values)
+    if state.text:
+        params["q"] = [state.text]
+    if state.error_sig:
+        params["sig"] = [state.error_sig]
+    if state.tz != DEFAULT_TZ:
+        params["tz"] = [state.tz]
+    return params
+
+
+def _store(state: FilterState) -> None:
+    ss = st.session_state
+    ss[K_RANGE], ss[K_TZ], ss[K_TEXT] = state.range, state.tz, state.text
+    ss[K_DATES] = state.dates or _default_dates(state.tz)
+    ss[K_FLOWS], ss[K_STATUSES] = list(state.flows), list(state.statuses)
+    ss[K_TRIGGERS], ss[K_ERROR_TYPES] = list(state.triggers), list(state.error_types)
+    ss[K_ERROR_SIG] = state.error_sig
+
+
+def _default_dates(tz: str) -> tuple[date, date]:
+    today = datetime.now(ZoneInfo(tz)).date()
+    return (today - timedelta(days=6), today)
+
+
+def init_from_url(known_flows: set[str]) -> list[str]:
+    """First run of a session: URL -> widget keys. Returns the problems found."""
+    if st.session_state.get(K_READY):
+        return []
+    params = {key: st.query_params.get_all(key) for key in st.query_params}
+    state, errors = parse_params(params, known_flows, datetime.now(UTC).date())
+    _store(state)
+    st.session_state[K_READY] = True
+    return errors
+
+
+def current_state() -> FilterState:
+    ss = st.session_state
+    dates = ss.get(K_DATES)
+    # A date range picker holds one date while the user is still choosing the second.
+    if isinstance(dates, list | tuple) and len(dates) == 1:
+        dates = (dates[0], dates[0])
+    return FilterState(
+        range=ss.get(K_RANGE, DEFAULT_RANGE),
+        dates=tuple(dates) if dates else None,  # type: ignore[arg-type]
+        tz=ss.get(K_TZ, DEFAULT_TZ),
+        flows=tuple(ss.get(K_FLOWS, ())),
+        statuses=tuple(ss.get(K_STATUSES, ())),
+        triggers=tuple(ss.get(K_TRIGGERS, ())),
+        text=ss.get(K_TEXT, "") or "",
+        error_types=tuple(ss.get(K_ERROR_TYPES, ())),
+        error_sig=ss.get(K_ERROR_SIG, "") or "",
+    )
+
+
+def sync_url() -> None:
+    """Rewrite the URL from the widgets (Streamlit clears it on page switches)."""
+    wanted = to_params(current_state())
+    present = {key: st.query_params.get_all(key) for key in st.query_params}
+    if present != wanted:
+        st.query_params.from_dict(wanted)
+
+
+def time_bounds(state: FilterState, now: datetime | None = None) -> tuple[Any, Any]:
+    """UTC [after, before) for the chosen range. Rolling presets end at the next whole
+    minute, so the filter (a cache key) stays the same for a minute."""
+    if state.range == "custom" and state.dates:
+        zone = ZoneInfo(state.tz)
+        start = datetime.combine(state.dates[0], time.min, zone)
+        end = datetime.combine(state.dates[1] + timedelta(days=1), time.min, zone)
+        return start.astimezone(UTC), end.astimezone(UTC)
+    length = PRESETS.get(state.range)
+    if length is None:
+        return None, None
+    now = now or datetime.now(UTC)
+    end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return end - length, end
+
+
+def filter_for(state: FilterState, now: datetime | None = None) -> FlowRunFilter:
+    """THE translation of sidebar state into the data layer's filter."""
+    after, before = time_bounds(state, now)
+    return FlowRunFilter.build(
+        flow_ids=state.flows,
+        statuses=state.statuses,
+        trigger_types=state.triggers,
+        error_contains=state.text or None,
+        error_types=state.error_types,
+        error_signature=state.error_sig or None,
+        started_after=after,
+        started_before=before,
+    )
+
+
+def current_filter() -> FlowRunFilter:
+    return filter_for(current_state())
+
+
+def current_tz() -> str:
+    return str(st.session_state.get(K_TZ, DEFAULT_TZ))
+
+
+# Callbacks: they run before the script, so they may set widget keys.
+def focus_error_group(error_type: str | None, signature: str | None) -> None:
+    st.session_state[K_STATUSES] = [FlowRunStatus.FAILURE.value]
+    st.session_state[K_ERROR_TYPES] = [error_type] if error_type else []
+    st.session_state[K_ERROR_SIG] = signature or ""
+
+
+def clear_error_group() -> None:
+    st.session_state[K_ERROR_TYPES] = []
+    st.session_state[K_ERROR_SIG] = ""
+
+
+def focus_flow(flow_id: str) -> None:
+    st.session_state[K_FLOWS] = [flow_id]
