@@ -280,6 +280,8 @@ def flow_breakdown(engine: Engine, flt: FlowRunFilter) -> pd.DataFrame:
         p50, p95, _ = _percentiles(row["percentiles"])
         records.append({**row, "p50_ms": p50, "p95_ms": p95})
     frame = pd.DataFrame(records, columns=columns)
+    # PostgreSQL's avg() is numeric (Decimal): the same float dtype on both backends.
+    frame["avg_ms"] = frame["avg_ms"].astype("float64")
     finished = frame[list(FlowRunStatus.finished())].sum(axis=1)
     frame["success_rate"] = (frame["success"] / finished.where(finished > 0)).astype("float64")
     for column in ("last_run_at", "last_failure_at"):
