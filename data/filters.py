@@ -9,13 +9,13 @@ from datetime import datetime, timedelta
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import and_, func, true
+from sqlalchemy import and_, func, literal, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from data.errors import InvalidQuery
 from data.models import FlowRun
 from data.sql_functions import error_signature
-from data.types import as_utc
+from data.types import UTCRangeBound, as_utc
 
 MAX_FILTER_VALUES = 200
 
@@ -120,9 +120,9 @@ class FlowRunFilter(BaseModel):
         if self.session_id is not None:
             found.append(run.session_id == self.session_id)
         if self.started_after is not None:
-            found.append(run.started_at >= self.started_after)
+            found.append(run.started_at >= literal(self.started_after, UTCRangeBound()))
         if self.started_before is not None:
-            found.append(run.started_at < self.started_before)
+            found.append(run.started_at < literal(self.started_before, UTCRangeBound()))
         if self.min_duration_ms is not None:
             found.append(run.duration_ms >= self.min_duration_ms)
         if self.max_duration_ms is not None:

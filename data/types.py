@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, String
 from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 
 def as_utc(value: datetime) -> datetime:
@@ -42,3 +42,30 @@ class UTCDateTime(TypeDecorator[datetime]):
         if isinstance(value, str):  # rows written by other tools as ISO text
             value = datetime.fromisoformat(value)
         return as_utc(value)
+
+
+class UTCRangeBound(TypeDecorator[datetime]):
+    """A time-range bound (``started_at >= bound``) that also compares right with legacy
+    SQLite text written without microseconds (``'2024-01-02 03:04:05'``, e.g. SQLite's
+    CURRENT_TIMESTAMP). SQLite compares the stored text: the canonical bound
+    ``'... 03:04:05.000000'`` sorts after ``'... 03:04:05'``, which dropped that row from
+    an inclusive lower bound and kept it under an exclusive upper bound. Writing a whole
+    second without the ``.000000`` sorts correctly against both stored forms.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String())
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        aware = as_utc(value)
+        if dialect.name != "sqlite":
+            return aware
+        whole = aware.strftime("%Y-%m-%d %H:%M:%S")
+        return f"{whole}.{aware.microsecond:06d}" if aware.microsecond else whole
