@@ -29,4 +29,6 @@ def message_signature(message: str | None) -> str | None:
         return None
     for pattern, replacement in _COMPILED:
         message = pattern.sub(replacement, message)
-    return message.strip()[:SIGNATURE_MAX_CHARS]
+    # Only spaces, like PostgreSQL's btrim(): str.strip() also drops \x0b, \xa0, ...
+    # and the two backends grouped such messages differently.
+    return message.strip(" ")[:SIGNATURE_MAX_CHARS]

@@ -1,0 +1,206 @@
+"""Recorder: success/failure/cancelled with times, exceptions propagate, write failures never
+break the caller, finish_run's errors, and the stuck-run sweep."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from runfactory import World, at
+from sqlalchemy import Engine
+
+from data import queries as q
+from data.db import build_engine
+from data.errors import Conflict, InvalidQuery, NotFound
+from data.filters import FlowRunFilter
+from data.queries import RunRecord
+from data.recorder import finish_run, record_run, recorded, start_run, sweep_stuck
+
+
+def only_run(world: World) -> RunRecord:
+    page = q.list_runs(world.engine, FlowRunFilter(), include_payloads=True)
+    assert len(page.runs) == 1
+    return page.runs[0]
+
+
+def assert_closed(run: RunRecord, status: str) -> None:
+    assert run.status == status
+    assert run.ended_at is not None
+    assert run.ended_at >= run.started_at
+    expected_ms = (run.ended_at - run.started_at).total_seconds() * 1000
+    assert run.duration_ms == pytest.approx(expected_ms, abs=1)
+
+
+def test_success_records_outputs_components_and_times(world: World) -> None:
+    with record_run(world.engine, world.flows[0], trigger_type="api", inputs={"q": 1}) as run:
+        running = q.get_run(world.engine, run.run_id)  # type: ignore[arg-type]
+        assert running is not None and running.status == "running"
+        assert running.ended_at is None
+        time.sleep(0.03)
+        run.component_done(2)
+        run.outputs = {"answer": 42}
+    record = only_run(world)
+    assert_closed(record, "success")
+    assert record.duration_ms is not None and record.duration_ms >= 25
+    assert (record.outputs, record.inputs, record.trigger_type) == ({"answer": 42}, {"q": 1}, "api")
+    assert record.components_executed == 2
+    assert record.error_type is None and record.error_message is None
+
+
+def test_failure_records_the_exception_class_name_and_propagates(world: World) -> None:
+    with (
+        pytest.raises(ValueError, match="bad input") as raised,
+        record_run(world.engine, world.flows[0]),
+    ):
+        raise ValueError("bad input")
+    record = only_run(world)
+    assert_closed(record, "failure")
+    assert record.error_type == "ValueError" == type(raised.value).__name__
+    assert record.error_message == "bad input"
+
+
+def test_exception_without_message_records_its_repr(world: World) -> None:
+    class FlowBroke(Exception):
+        pass
+
+    with pytest.raises(FlowBroke), record_run(world.engine, world.flows[0]):
+        raise FlowBroke()
+    record = only_run(world)
+    assert (record.error_type, record.error_message) == ("FlowBroke", "FlowBroke()")
+
+
+def test_keyboard_interrupt_is_cancelled(world: World) -> None:
+    with pytest.raises(KeyboardInterrupt), record_run(world.engine, world.flows[0]):
+        raise KeyboardInterrupt
+    record = only_run(world)
+    assert_closed(record, "cancelled")
+    assert record.error_type == "KeyboardInterrupt"
+
+
+def test_cancelled_async_task_is_cancelled(world: World) -> None:
+    started = asyncio.Event()
+
+    @recorded(world.engine, world.flows[1], trigger_type="webhook")
+    async def slow() -> str:
+        started.set()
+        await asyncio.sleep(30)
+        return "never"
+
+    async def main() -> None:
+        task = asyncio.create_task(slow())
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    record = only_run(world)
+    assert_closed(record, "cancelled")
+    assert record.error_type == "CancelledError"
+    assert record.duration_ms is not None and record.duration_ms < 30_000
+
+
+def test_decorator_records_sync_and_async_results(world: World) -> None:
+    @recorded(world.engine, world.flows[0])
+    def add(a: int, b: int) -> dict[str, int]:
+        return {"sum": a + b}
+
+    @recorded(world.engine, world.flows[0])
+    async def opaque() -> object:
+        return object()
+
+    assert add(2, 3) == {"sum": 5}
+    assert add.__name__ == "add"
+    asyncio.run(opaque())
+    runs = q.list_runs(world.engine, FlowRunFilter(), include_payloads=True).runs
+    outputs = sorted((r.outputs for r in runs), key=str)
+    assert {"sum": 5} in outputs
+    assert any(isinstance(o, dict) and o.get("repr", "").startswith("<object") for o in outputs)
+    assert {r.status for r in runs} == {"success"}
+
+
+@pytest.fixture
+def schemaless(tmp_path: Path) -> Iterator[Engine]:
+    """An engine on a SQLite file with no tables: every write fails."""
+    engine = build_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    yield engine
+    engine.dispose()
+
+
+def test_a_failing_recorder_never_breaks_the_caller(
+    schemaless: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    with record_run(schemaless, uuid.uuid4()) as run:
+        value = 41 + 1
+    assert value == 42
+    assert run.run_id is None
+    assert "could not record" in caplog.text
+
+    @recorded(schemaless, uuid.uuid4())
+    def work() -> str:
+        return "done"
+
+    assert work() == "done"
+    # The caller's own exception still propagates unchanged.
+    with pytest.raises(ZeroDivisionError), record_run(schemaless, uuid.uuid4()):
+        _ = 1 / 0
+
+
+def test_finish_errors(world: World) -> None:
+    run_id = start_run(world.engine, world.flows[0], user_id=world.users[0])
+    with pytest.raises(InvalidQuery, match="status"):
+        finish_run(world.engine, run_id, "running")
+    with pytest.raises(InvalidQuery, match="components_executed"):
+        finish_run(world.engine, run_id, "success", components_executed=-1)
+    with pytest.raises(NotFound):
+        finish_run(world.engine, uuid.uuid4(), "success")
+    other_scope = FlowRunFilter.build(user_id=world.users[1])
+    with pytest.raises(NotFound):
+        finish_run(world.engine, run_id, "success", scope=other_scope)
+    finish_run(world.engine, run_id, "failure", error_type="X", error_message="y" * 20_000)
+    with pytest.raises(Conflict, match="failure"):
+        finish_run(world.engine, run_id, "success")
+    record = q.get_run(world.engine, run_id)
+    assert record is not None
+    assert record.status == "failure"  # the second finish changed nothing
+    assert record.error_message is not None and len(record.error_message) == 10_000
+
+
+def test_sweep_marks_only_old_active_runs(world: World) -> None:
+    now = at(days=2)
+    stuck = world.add(
+        [
+            world.run(status="running", started_at=now - timedelta(hours=3)),
+            world.run(status="pending", started_at=now - timedelta(hours=2, seconds=1)),
+        ]
+    )
+    kept = world.add(
+        [
+            world.run(status="running", started_at=now - timedelta(minutes=119)),
+            world.run(status="success", started_at=now - timedelta(hours=5), duration_ms=5),
+            world.run(status="failure", started_at=now - timedelta(hours=5), error_type="E"),
+            world.run(status="weird", started_at=now - timedelta(hours=5)),
+        ]
+    )
+    timeout = timedelta(hours=2)
+    assert sweep_stuck(world.engine, timeout, now=now, dry_run=True) == 2
+    assert sweep_stuck(world.engine, timeout, now=now) == 2
+    for run in stuck:
+        record = q.get_run(world.engine, run["id"])
+        assert record is not None
+        assert (record.status, record.error_type) == ("failure", "Timeout")
+        assert record.ended_at == now
+        assert record.duration_ms == round((now - run["started_at"]).total_seconds() * 1000)
+        assert record.error_message is not None and "120 minutes" in record.error_message
+    for run in kept:
+        record = q.get_run(world.engine, run["id"])
+        assert record is not None
+        assert (record.status, record.error_type) == (run["status"], run["error_type"])
+    assert sweep_stuck(world.engine, timeout, now=now) == 0
+    with pytest.raises(InvalidQuery, match="timeout"):
+        sweep_stuck(world.engine, timedelta(0))
