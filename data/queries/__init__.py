@@ -1,14 +1,6 @@
 """Read queries. Each takes an engine and a ``FlowRunFilter`` and aggregates in SQL."""
 
-from data.queries.aggregates import (
-    RunStats,
-    choose_bucket,
-    count_timeseries,
-    error_breakdown,
-    flow_breakdown,
-    run_stats,
-    run_timeseries,
-)
+from data.queries.breakdowns import error_breakdown, flow_breakdown
 from data.queries.listing import (
     SORT_KEYS,
     RunPage,
@@ -19,6 +11,8 @@ from data.queries.listing import (
     list_flows,
     list_runs,
 )
+from data.queries.stats import RunStats, run_stats
+from data.queries.timeseries import choose_bucket, count_timeseries, run_timeseries
 
 __all__ = [
     "SORT_KEYS",

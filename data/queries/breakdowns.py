@@ -1,0 +1,100 @@
+"""Per-flow and per-error breakdowns."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import Engine, case, func, select
+
+from data.filters import FlowRunFilter
+from data.models import Flow, FlowRun, FlowRunStatus
+from data.queries.common import STATUS_VALUES, percentiles, status_count
+from data.sql_functions import duration_percentiles, error_signature
+
+
+def flow_breakdown(engine: Engine, flt: FlowRunFilter) -> pd.DataFrame:
+    """Per flow: runs, outcomes, success rate, avg/p50/p95 duration, last run, last failure."""
+    failure = FlowRunStatus.FAILURE.value
+    # Group by flow_id alone (index order, no sort), then join names onto the few grouped
+    # rows rather than onto every run.
+    per_flow = (
+        select(
+            FlowRun.flow_id,
+            func.count().label("runs"),
+            *(status_count(s).label(s) for s in STATUS_VALUES),
+            func.avg(FlowRun.duration_ms).label("avg_ms"),
+            duration_percentiles(FlowRun.duration_ms).label("percentiles"),
+            func.max(FlowRun.started_at).label("last_run_at"),
+            func.max(case((FlowRun.status == failure, FlowRun.started_at))).label(
+                "last_failure_at"
+            ),
+        )
+        .where(flt.where())
+        .group_by(FlowRun.flow_id)
+        .subquery()
+    )
+    query = (
+        select(per_flow, Flow.name.label("flow_name"))
+        .join(Flow, Flow.id == per_flow.c.flow_id)
+        .order_by(per_flow.c.runs.desc(), Flow.name)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+    columns = [
+        "flow_id",
+        "flow_name",
+        "runs",
+        *STATUS_VALUES,
+        "avg_ms",
+        "p50_ms",
+        "p95_ms",
+        "last_run_at",
+        "last_failure_at",
+    ]
+    records = []
+    for row in rows:
+        p50, p95, _ = percentiles(row["percentiles"])
+        records.append({**row, "p50_ms": p50, "p95_ms": p95})
+    frame = pd.DataFrame(records, columns=columns)
+    # PostgreSQL's avg() is numeric (Decimal): the same float dtype on both backends.
+    frame["avg_ms"] = frame["avg_ms"].astype("float64")
+    finished = frame[list(FlowRunStatus.finished())].sum(axis=1)
+    frame["success_rate"] = (frame["success"] / finished.where(finished > 0)).astype("float64")
+    for column in ("last_run_at", "last_failure_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
+
+
+def error_breakdown(engine: Engine, flt: FlowRunFilter) -> pd.DataFrame:
+    """Failures grouped by error type and message signature, most frequent first."""
+    signature = error_signature(FlowRun.error_message).label("signature")
+    columns = [
+        "error_type",
+        "signature",
+        "count",
+        "flows",
+        "first_seen",
+        "last_seen",
+        "sample_message",
+    ]
+    if flt.statuses and FlowRunStatus.FAILURE.value not in flt.statuses:
+        return pd.DataFrame(columns=columns)
+    failures = flt.replace(statuses=(FlowRunStatus.FAILURE.value,))
+    query = (
+        select(
+            FlowRun.error_type,
+            signature,
+            func.count().label("count"),
+            func.count(func.distinct(FlowRun.flow_id)).label("flows"),
+            func.min(FlowRun.started_at).label("first_seen"),
+            func.max(FlowRun.started_at).label("last_seen"),
+            func.max(FlowRun.error_message).label("sample_message"),
+        )
+        .where(failures.where())
+        .group_by(FlowRun.error_type, signature)
+        .order_by(func.count().desc(), FlowRun.error_type, signature)
+    )
+    with engine.connect() as conn:
+        frame = pd.DataFrame(conn.execute(query).mappings().all(), columns=columns)
+    for column in ("first_seen", "last_seen"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame

@@ -1,0 +1,107 @@
+"""KPIs of a filtered set of runs, and of the previous period of equal length."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import InstrumentedAttribute
+
+from data.filters import FlowRunFilter
+from data.models import FlowRun, FlowRunStatus
+from data.queries.common import (
+    STATUS_VALUES,
+    TRIGGER_VALUES,
+    count_where,
+    percentiles,
+    success_rate,
+)
+from data.sql_functions import duration_percentiles
+
+
+@dataclass(frozen=True)
+class RunStats:
+    total: int
+    status_counts: dict[str, int]
+    trigger_counts: dict[str, int]
+    avg_duration_ms: float | None
+    p50_duration_ms: float | None
+    p95_duration_ms: float | None
+    p99_duration_ms: float | None
+    max_duration_ms: int | None
+    previous: RunStats | None = field(default=None)
+
+    def count(self, status: FlowRunStatus) -> int:
+        return self.status_counts.get(status.value, 0)
+
+    @property
+    def finished(self) -> int:
+        return sum(self.status_counts.get(s, 0) for s in FlowRunStatus.finished())
+
+    @property
+    def active(self) -> int:
+        return sum(self.status_counts.get(s, 0) for s in FlowRunStatus.active())
+
+    @property
+    def success_rate(self) -> float | None:
+        """Successes over finished runs (0..1); ``None`` when nothing has finished."""
+        return success_rate(self.count(FlowRunStatus.SUCCESS), self.finished)
+
+
+def _counts(
+    engine: Engine,
+    flt: FlowRunFilter,
+    column: InstrumentedAttribute[str],
+    known: tuple[str, ...],
+    pivoted: dict[str, int],
+    total: int,
+) -> dict[str, int]:
+    """Known values come pivoted from the main scan; the rare unknown ones (rows written
+    by other engines) are grouped only when the pivot does not add up to the total."""
+    counts = {value: n for value, n in pivoted.items() if n}
+    if sum(pivoted.values()) == total:
+        return counts
+    others = select(column, func.count()).where(flt.where(), column.not_in(known)).group_by(column)
+    with engine.connect() as conn:
+        counts.update({value: int(n) for value, n in conn.execute(others).all()})
+    return counts
+
+
+def _stats_for(engine: Engine, flt: FlowRunFilter) -> RunStats:
+    # One scan (of the covering index) computes every KPI: pivots instead of GROUP BY
+    # avoid sorting all matching rows.
+    query = select(
+        func.count().label("total"),
+        func.sum(FlowRun.duration_ms).label("duration_sum"),
+        func.count(FlowRun.duration_ms).label("duration_count"),
+        func.max(FlowRun.duration_ms).label("duration_max"),
+        duration_percentiles(FlowRun.duration_ms).label("percentiles"),
+        *(count_where(FlowRun.status == s).label(f"s_{s}") for s in STATUS_VALUES),
+        *(count_where(FlowRun.trigger_type == t).label(f"t_{t}") for t in TRIGGER_VALUES),
+    ).where(flt.where())
+    with engine.connect() as conn:
+        row = conn.execute(query).mappings().one()
+    total = int(row["total"])
+    statuses = {s: int(row[f"s_{s}"]) for s in STATUS_VALUES}
+    triggers = {t: int(row[f"t_{t}"]) for t in TRIGGER_VALUES}
+    p50, p95, p99 = percentiles(row["percentiles"])
+    count = int(row["duration_count"])
+    return RunStats(
+        total=total,
+        status_counts=_counts(engine, flt, FlowRun.status, STATUS_VALUES, statuses, total),
+        trigger_counts=_counts(engine, flt, FlowRun.trigger_type, TRIGGER_VALUES, triggers, total),
+        avg_duration_ms=int(row["duration_sum"]) / count if count else None,
+        p50_duration_ms=p50,
+        p95_duration_ms=p95,
+        p99_duration_ms=p99,
+        max_duration_ms=None if row["duration_max"] is None else int(row["duration_max"]),
+    )
+
+
+def run_stats(engine: Engine, flt: FlowRunFilter, *, compare: bool = True) -> RunStats:
+    """KPIs for ``flt``; with a bounded time range also for the previous equal period."""
+    current = _stats_for(engine, flt)
+    previous_filter = flt.previous_period() if compare else None
+    if previous_filter is None:
+        return current
+    return replace(current, previous=_stats_for(engine, previous_filter))

@@ -1,0 +1,139 @@
+"""Runs over time: per UTC hour/day/week bucket (weeks start on Monday)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pandas as pd
+from sqlalchemy import Engine, func, select
+
+from data.errors import InvalidQuery
+from data.filters import FlowRunFilter
+from data.models import FlowRun, FlowRunStatus
+from data.queries.common import STATUS_VALUES, percentiles, status_count
+from data.sql_functions import BUCKETS, Bucket, duration_percentiles, time_bucket
+
+BUCKET_LENGTH = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
+MAX_BUCKETS = 2000
+
+
+def _time_range(engine: Engine, flt: FlowRunFilter) -> tuple[datetime, datetime] | None:
+    start, end = flt.started_after, flt.started_before
+    if start is None or end is None:
+        query = select(func.min(FlowRun.started_at), func.max(FlowRun.started_at)).where(
+            flt.where()
+        )
+        with engine.connect() as conn:
+            low, high = conn.execute(query).one()
+        if low is None:
+            return None
+        start = start or low
+        end = end or high + timedelta(microseconds=1)
+    return start, end
+
+
+def choose_bucket(start: datetime, end: datetime) -> Bucket:
+    span = end - start
+    if span <= timedelta(days=3):
+        return "hour"
+    if span <= timedelta(days=120):
+        return "day"
+    return "week"
+
+
+def _resolve_bucket(
+    engine: Engine, flt: FlowRunFilter, bucket: str | None
+) -> tuple[Bucket, tuple[datetime, datetime] | None]:
+    if bucket is not None and bucket not in BUCKETS:
+        raise InvalidQuery(f"bucket: must be one of {', '.join(BUCKETS)}")
+    time_range = _time_range(engine, flt)
+    if bucket is None:
+        chosen: Bucket = choose_bucket(*time_range) if time_range else "day"
+    else:
+        chosen = bucket
+    if time_range and (time_range[1] - time_range[0]) / BUCKET_LENGTH[chosen] > MAX_BUCKETS:
+        raise InvalidQuery(
+            f"bucket: '{chosen}' gives more than {MAX_BUCKETS} points for this range"
+        )
+    return chosen, time_range
+
+
+def _bucket_index(bucket: Bucket, time_range: tuple[datetime, datetime]) -> pd.DatetimeIndex:
+    freq = {"hour": "h", "day": "D", "week": "W-MON"}[bucket]
+    start = pd.Timestamp(time_range[0]).floor("D" if bucket != "hour" else "h")
+    if bucket == "week":
+        start = start - pd.Timedelta(days=start.weekday())
+    end = pd.Timestamp(time_range[1])
+    return pd.date_range(start, end, freq=freq, inclusive="left", name="bucket")
+
+
+def run_timeseries(engine: Engine, flt: FlowRunFilter, bucket: str | None = None) -> pd.DataFrame:
+    """Per UTC bucket: runs per status, success rate, avg/p50/p95 duration. Empty buckets
+    inside the range are present with zero runs."""
+    chosen, time_range = _resolve_bucket(engine, flt, bucket)
+    bucket_col = time_bucket(chosen, FlowRun.started_at).label("bucket")
+    query = (
+        select(
+            bucket_col,
+            func.count().label("runs"),
+            *(status_count(s).label(s) for s in STATUS_VALUES),
+            func.avg(FlowRun.duration_ms).label("avg_ms"),
+            duration_percentiles(FlowRun.duration_ms).label("percentiles"),
+        )
+        .where(flt.where())
+        .group_by(bucket_col)
+        .order_by(bucket_col)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+    frame = pd.DataFrame(
+        [{**row, "percentiles": percentiles(row["percentiles"])} for row in rows],
+        columns=["bucket", "runs", *STATUS_VALUES, "avg_ms", "percentiles"],
+    )
+    frame["p50_ms"] = [p[0] for p in frame["percentiles"]]
+    frame["p95_ms"] = [p[1] for p in frame["percentiles"]]
+    frame = frame.drop(columns="percentiles")
+    frame["bucket"] = pd.to_datetime(frame["bucket"], utc=True)
+    if time_range is not None:
+        full = _bucket_index(chosen, time_range)
+        frame = frame.set_index("bucket").reindex(full.union(pd.DatetimeIndex(frame["bucket"])))
+        frame.index.name = "bucket"
+        counts = ["runs", *STATUS_VALUES]
+        frame[counts] = frame[counts].fillna(0)
+        frame = frame.reset_index()
+    counts = ["runs", *STATUS_VALUES]
+    frame[counts] = frame[counts].astype("int64")
+    finished = frame[list(FlowRunStatus.finished())].sum(axis=1)
+    frame["success_rate"] = (frame["success"] / finished.where(finished > 0)).astype("float64")
+    frame["avg_ms"] = frame["avg_ms"].astype("float64")
+    frame.attrs["bucket"] = chosen
+    return frame
+
+
+def count_timeseries(
+    engine: Engine, flt: FlowRunFilter, by: str, bucket: str | None = None
+) -> pd.DataFrame:
+    """Runs per bucket and per ``by`` (flow_id, status, trigger_type or error_type): long form."""
+    columns = {
+        "flow_id": FlowRun.flow_id,
+        "status": FlowRun.status,
+        "trigger_type": FlowRun.trigger_type,
+        "error_type": FlowRun.error_type,
+    }
+    if by not in columns:
+        raise InvalidQuery(f"by: must be one of {', '.join(columns)}")
+    chosen, _ = _resolve_bucket(engine, flt, bucket)
+    bucket_col = time_bucket(chosen, FlowRun.started_at).label("bucket")
+    group_col = columns[by].label(by)
+    query = (
+        select(bucket_col, group_col, func.count().label("runs"))
+        .where(flt.where())
+        .group_by(bucket_col, group_col)
+        .order_by(bucket_col)
+    )
+    with engine.connect() as conn:
+        frame = pd.DataFrame(conn.execute(query).mappings().all(), columns=["bucket", by, "runs"])
+    frame["bucket"] = pd.to_datetime(frame["bucket"], utc=True)
+    frame["runs"] = frame["runs"].astype("int64")
+    frame.attrs["bucket"] = chosen
+    return frame
