@@ -37,7 +37,9 @@ sidebar.render(flows, settings)
 s.sync_url()
 
 if da.is_demo():
-    st.caption("🧪 **Demo data**: generated on first start of the embedded database.")
+    st.caption(
+        ":material/science: **Demo data**: generated on the first start of the embedded database."
+    )
 if da.count_runs(FlowRunFilter()) == 0:
     bootstrap.empty_state()
     st.stop()

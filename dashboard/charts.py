@@ -23,11 +23,33 @@ def _time_axis(frame: pd.DataFrame) -> tuple[alt.X, alt.Tooltip]:
     )
 
 
+BUCKET_LENGTHS = {
+    "hour": pd.Timedelta(hours=1),
+    "day": pd.Timedelta(days=1),
+    "week": pd.Timedelta(weeks=1),
+}
+
+
 def _with_local_time(frame: pd.DataFrame, tz: str) -> pd.DataFrame:
     local = frame.copy()
     local["time"] = to_local_naive(local["bucket"], tz)
+    # Bars span their whole bucket (x to x2) instead of a hairline at its start.
+    length = BUCKET_LENGTHS.get(frame.attrs.get("bucket", "day"), pd.Timedelta(days=1))
+    local["end"] = local["time"] + length * 0.9
     local.attrs = dict(frame.attrs)
     return local
+
+
+def _stacked(frame: pd.DataFrame, groups: list[str], name: str, value: str) -> pd.DataFrame:
+    """Wide counts -> long rows with explicit bar bottoms/tops (bars span x..x2, so
+    Vega-Lite's own stacking does not apply)."""
+    long = frame.melt(id_vars=["time", "end"], value_vars=groups, var_name=name, value_name=value)
+    long = long[long[value] > 0].copy()
+    long["order"] = long[name].map(groups.index)
+    long = long.sort_values(["time", "order"])
+    long["top"] = long.groupby("time")[value].cumsum()
+    long["bottom"] = long["top"] - long[value]
+    return long
 
 
 def success_and_volume(series: pd.DataFrame, tz: str) -> alt.LayerChart:
@@ -39,7 +61,9 @@ def success_and_volume(series: pd.DataFrame, tz: str) -> alt.LayerChart:
         .mark_bar(opacity=0.35, color="#64748b")
         .encode(
             x=x,
+            x2="end:T",
             y=alt.Y("runs:Q", title="Runs"),
+            y2=alt.datum(0),
             tooltip=[when, alt.Tooltip("runs:Q", title="Runs", format=",")],
         )
     )
@@ -82,19 +106,20 @@ def status_mix(series: pd.DataFrame, tz: str) -> alt.Chart:
     frame = _with_local_time(series, tz)
     x, when = _time_axis(frame)
     present = [s for s in STATUS_ORDER if s in frame.columns]
-    long = frame.melt(id_vars=["time"], value_vars=present, var_name="status", value_name="n")
+    long = _stacked(frame, present, "status", "n")
     return (
-        alt.Chart(long[long["n"] > 0])
+        alt.Chart(long)
         .mark_bar()
         .encode(
             x=x,
-            y=alt.Y("n:Q", title="Runs", stack="zero"),
+            x2="end:T",
+            y=alt.Y("top:Q", title="Runs"),
+            y2="bottom:Q",
             color=alt.Color(
                 "status:N",
                 scale=alt.Scale(domain=present, range=[STATUS_COLOURS[s] for s in present]),
                 title="Status",
             ),
-            order=alt.Order("status:N"),
             tooltip=[when, "status:N", alt.Tooltip("n:Q", title="Runs", format=",")],
         )
         .properties(height=260)
@@ -128,12 +153,17 @@ def grouped_counts(series: pd.DataFrame, by: str, tz: str, title: str) -> alt.Ch
     frame = _with_local_time(series, tz)
     frame[by] = frame[by].fillna("(none)").astype(str)
     x, when = _time_axis(frame)
+    frame = frame.sort_values(["time", by])
+    frame["top"] = frame.groupby("time")["runs"].cumsum()
+    frame["bottom"] = frame["top"] - frame["runs"]
     return (
         alt.Chart(frame)
         .mark_bar()
         .encode(
             x=x,
-            y=alt.Y("runs:Q", title="Runs", stack="zero"),
+            x2="end:T",
+            y=alt.Y("top:Q", title="Runs"),
+            y2="bottom:Q",
             color=alt.Color(f"{by}:N", title=title),
             tooltip=[when, alt.Tooltip(f"{by}:N", title=title), alt.Tooltip("runs:Q", format=",")],
         )

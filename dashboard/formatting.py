@@ -16,13 +16,6 @@ STATUS_COLOURS: dict[str, str] = {
     "running": "#3b82f6",
     "pending": "#c59b08",
 }
-STATUS_ICONS: dict[str, str] = {
-    "success": "🟢",
-    "failure": "🔴",
-    "cancelled": "⚪",
-    "running": "🔵",
-    "pending": "🟡",
-}
 COMMON_TIMEZONES = (
     "UTC",
     "Europe/London",
@@ -86,7 +79,8 @@ def to_local_naive(series: pd.Series, tz: str) -> pd.Series:
 
 
 def status_label(status: str) -> str:
-    return f"{STATUS_ICONS.get(status, '•')} {status}"
+    # A plain dot: tables colour it per status (emoji fonts are often missing on servers).
+    return f"● {status}"
 
 
 def delta(current: float | None, previous: float | None) -> float | None:

@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard import data_access as da
 from dashboard import state as s
-from dashboard.formatting import status_label, timezone_options
+from dashboard.formatting import timezone_options
 from data.settings import Settings
 
 
@@ -38,7 +38,7 @@ def render(flows: list[tuple[uuid.UUID, str]], settings: Settings) -> None:
         st.markdown("### Filters")
         _time_range()
         st.multiselect("Flows", list(names), format_func=lambda i: names.get(i, i), key=s.K_FLOWS)
-        st.multiselect("Statuses", s.STATUSES, format_func=status_label, key=s.K_STATUSES)
+        st.multiselect("Statuses", s.STATUSES, key=s.K_STATUSES)
         st.multiselect("Trigger types", s.TRIGGERS, key=s.K_TRIGGERS)
         st.text_input(
             "Error message contains", key=s.K_TEXT, max_chars=500, placeholder="e.g. timeout"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -256,10 +256,17 @@ def current_tz() -> str:
 
 
 # Callbacks: they run before the script, so they may set widget keys.
+# A page switch from a script (st.switch_page) drops the frame widgets' state unless
+# it was set through session_state, so they re-store every filter value.
 def focus_error_group(error_type: str | None, signature: str | None) -> None:
-    st.session_state[K_STATUSES] = [FlowRunStatus.FAILURE.value]
-    st.session_state[K_ERROR_TYPES] = [error_type] if error_type else []
-    st.session_state[K_ERROR_SIG] = signature or ""
+    _store(
+        replace(
+            current_state(),
+            statuses=(FlowRunStatus.FAILURE.value,),
+            error_types=(error_type,) if error_type else (),
+            error_sig=signature or "",
+        )
+    )
 
 
 def clear_error_group() -> None:
