@@ -23,6 +23,9 @@ router = APIRouter()
 UNKNOWN_FLOW: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "The flow does not exist"}
 }
+MALFORMED_BODY: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "The body is not valid JSON"}
+}
 ALREADY_FINISHED: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorResponse, "description": "The run has already finished"}
 }
@@ -39,7 +42,7 @@ def read_run(engine: Engine, run_id: uuid.UUID, scope: FlowRunFilter) -> q.RunRe
     "/",
     status_code=status.HTTP_201_CREATED,
     response_model=FlowRunRead,
-    responses={**UNKNOWN_FLOW, **ERROR_RESPONSES},
+    responses={**MALFORMED_BODY, **UNKNOWN_FLOW, **ERROR_RESPONSES},
     summary="Record the start of a run (status running)",
 )
 def create_run(
@@ -64,7 +67,7 @@ def create_run(
 @router.patch(
     "/{run_id}",
     response_model=FlowRunRead,
-    responses={**NOT_FOUND, **ALREADY_FINISHED, **ERROR_RESPONSES},
+    responses={**MALFORMED_BODY, **NOT_FOUND, **ALREADY_FINISHED, **ERROR_RESPONSES},
     summary="Record how a run ended (server sets ended_at and duration_ms)",
 )
 def finish(
