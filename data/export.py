@@ -38,8 +38,15 @@ def cell(value: Any) -> str:
     if isinstance(value, bool | int | float):
         return str(value)
     if isinstance(value, dict | list):
-        return neutralise(json.dumps(value, ensure_ascii=False, sort_keys=True, default=str))
+        return json_cell(value)
     return neutralise(str(value))
+
+
+def json_cell(value: Any) -> str:
+    """A JSON column as JSON text, also when it holds a bare string or number."""
+    if value is None:
+        return ""
+    return neutralise(json.dumps(value, ensure_ascii=False, sort_keys=True, default=str))
 
 
 def validate_columns(columns: Iterable[str] | None) -> tuple[str, ...]:
@@ -67,11 +74,16 @@ def iter_csv(
     chosen = validate_columns(columns)
     with_payloads = bool(PAYLOAD_FIELDS & set(chosen))
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    # CRLF rows (RFC 4180): with "\n" the csv module left a bare "\r" inside a cell
+    # unquoted, and readers split the row there.
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(chosen)
     yield buffer.getvalue()
     for rows in iter_runs(engine, flt, chunk_size=chunk_size, include_payloads=with_payloads):
         buffer.seek(0)
         buffer.truncate()
-        writer.writerows([cell(row[c]) for c in chosen] for row in rows)
+        writer.writerows(
+            [json_cell(row[c]) if c in PAYLOAD_FIELDS else cell(row[c]) for c in chosen]
+            for row in rows
+        )
         yield buffer.getvalue()
