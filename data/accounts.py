@@ -6,7 +6,7 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select, update
 
@@ -15,6 +15,7 @@ from data.errors import Conflict, InvalidQuery, NotFound
 from data.models import ApiKey, User, utcnow
 
 KEY_PREFIX = "frh_"
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def authenticate(engine: Engine, plain: str) -> Principal | None:
     if not plain.startswith(KEY_PREFIX) or len(plain) > 200:
         return None
     query = (
-        select(ApiKey.id, User.id, User.username, User.is_superuser)
+        select(ApiKey.id, User.id, User.username, User.is_superuser, ApiKey.last_used_at)
         .join(User, User.id == ApiKey.user_id)
         .where(
             ApiKey.key_hash == hash_key(plain),
@@ -126,5 +127,9 @@ def authenticate(engine: Engine, plain: str) -> Principal | None:
         row = session.execute(query).first()
         if row is None:
             return None
-        session.execute(update(ApiKey).where(ApiKey.id == row[0]).values(last_used_at=utcnow()))
+        now = utcnow()
+        # At most one write a minute per key: on SQLite every write takes the database
+        # lock, and an API under load would otherwise serialise on this bookkeeping.
+        if row[4] is None or now - row[4] >= LAST_USED_RESOLUTION:
+            session.execute(update(ApiKey).where(ApiKey.id == row[0]).values(last_used_at=now))
     return Principal(user_id=row[1], username=row[2], is_superuser=row[3])
