@@ -52,11 +52,15 @@ def criteria_filter(
 
 def bulk_delete_section(flows: dict[str, str], tz: str, read_only: bool) -> None:
     st.subheader("Delete runs by criteria")
-    days = int(st.number_input("Started more than N days ago", 0, 36500, 30, key="r_days"))
-    chosen_flows = st.multiselect(
+    st.caption("These criteria are explicit: the sidebar filters do not apply here.")
+    left, middle, right = st.columns([1, 2, 2])
+    days = int(left.number_input("Started more than N days ago", 0, 36500, 30, key="r_days"))
+    chosen_flows = middle.multiselect(
         "Flows (empty: every flow)", list(flows), format_func=flows.get, key="r_flows"
     )
-    statuses = st.multiselect("Statuses (empty: every finished status)", FINISHED, key="r_status")
+    statuses = right.multiselect(
+        "Statuses (empty: every finished status)", FINISHED, key="r_status"
+    )
     criteria = (days, tuple(chosen_flows), tuple(statuses))
     if st.button("Preview: count matching runs", key="r_preview_btn"):
         flt = criteria_filter(days, chosen_flows, statuses, datetime.now(UTC))
