@@ -142,8 +142,7 @@ def _validate_page(sort: str, direction: str, limit: int, offset: int) -> SQLCol
     return SORT_KEYS[sort]
 
 
-def list_runs(
-    engine: Engine,
+def page_statement(
     flt: FlowRunFilter,
     *,
     sort: str = "started_at",
@@ -152,9 +151,9 @@ def list_runs(
     offset: int = 0,
     cursor: str | None = None,
     include_payloads: bool = False,
-) -> RunPage:
-    """One page of runs. With ``cursor`` (from a previous page) paging is keyset-based:
-    constant time at any depth and stable while new runs arrive."""
+) -> Select[Any]:
+    """The SELECT behind ``list_runs`` (one row more than ``limit``, to detect a next page);
+    public so tests can EXPLAIN the real statement."""
     sort_expr = _validate_page(sort, direction, limit, offset)
     if cursor and offset:
         raise InvalidQuery("offset: use either a cursor or an offset, not both")
@@ -168,7 +167,31 @@ def list_runs(
         else (sort_expr.asc(), FlowRun.id.asc())
     )
     query = query.add_columns(sort_expr.label("_sort_key")).order_by(*order)
-    query = query.limit(limit + 1).offset(offset)
+    return query.limit(limit + 1).offset(offset)
+
+
+def list_runs(
+    engine: Engine,
+    flt: FlowRunFilter,
+    *,
+    sort: str = "started_at",
+    direction: str = "desc",
+    limit: int = 50,
+    offset: int = 0,
+    cursor: str | None = None,
+    include_payloads: bool = False,
+) -> RunPage:
+    """One page of runs. With ``cursor`` (from a previous page) paging is keyset-based:
+    constant time at any depth and stable while new runs arrive."""
+    query = page_statement(
+        flt,
+        sort=sort,
+        direction=direction,
+        limit=limit,
+        offset=offset,
+        cursor=cursor,
+        include_payloads=include_payloads,
+    )
     with engine.connect() as conn:
         rows = conn.execute(query).mappings().all()
     has_more = len(rows) > limit
@@ -181,8 +204,12 @@ def list_runs(
     return RunPage(runs=runs, next_cursor=next_cursor)
 
 
+def count_statement(flt: FlowRunFilter) -> Select[Any]:
+    return select(func.count()).select_from(FlowRun).where(flt.where())
+
+
 def count_runs(engine: Engine, flt: FlowRunFilter) -> int:
-    query = select(func.count()).select_from(FlowRun).where(flt.where())
+    query = count_statement(flt)
     with engine.connect() as conn:
         return int(conn.execute(query).scalar_one())
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql import Select
 
 from data.filters import FlowRunFilter
 from data.models import FlowRun, FlowRunStatus
@@ -67,10 +69,11 @@ def _counts(
     return counts
 
 
-def _stats_for(engine: Engine, flt: FlowRunFilter) -> RunStats:
+def stats_statement(flt: FlowRunFilter) -> Select[Any]:
+    """The one-scan KPI SELECT behind ``run_stats``; public so tests can EXPLAIN it."""
     # One scan (of the covering index) computes every KPI: pivots instead of GROUP BY
     # avoid sorting all matching rows.
-    query = select(
+    return select(
         func.count().label("total"),
         func.sum(FlowRun.duration_ms).label("duration_sum"),
         func.count(FlowRun.duration_ms).label("duration_count"),
@@ -79,8 +82,11 @@ def _stats_for(engine: Engine, flt: FlowRunFilter) -> RunStats:
         *(count_where(FlowRun.status == s).label(f"s_{s}") for s in STATUS_VALUES),
         *(count_where(FlowRun.trigger_type == t).label(f"t_{t}") for t in TRIGGER_VALUES),
     ).where(flt.where())
+
+
+def _stats_for(engine: Engine, flt: FlowRunFilter) -> RunStats:
     with engine.connect() as conn:
-        row = conn.execute(query).mappings().one()
+        row = conn.execute(stats_statement(flt)).mappings().one()
     total = int(row["total"])
     statuses = {s: int(row[f"s_{s}"]) for s in STATUS_VALUES}
     triggers = {t: int(row[f"t_{t}"]) for t in TRIGGER_VALUES}

@@ -1,0 +1,191 @@
+"""Migrations on a fresh database per backend: upgrade -> downgrade -> upgrade, no drift
+between the models and the migrated schema, a clean downgrade, and upgrading a database
+that already holds Langflow's tables."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy.engine import make_url
+
+from data import migrate
+from data.db import build_engine
+from data.models import Base
+
+ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+VERSION_TABLE = "flowruns_alembic_version"
+APP_TABLES = {"user", "flow", "flow_run", "flowrun_api_key"}
+EXPECTED_FLOW_RUN_INDEXES = {
+    "ix_flow_run_flow_id",
+    "ix_flow_run_user_id",
+    "ix_flow_run_status",
+    "ix_flow_run_trigger_type",
+    "ix_flow_run_session_id",
+    "ix_flow_run_started_at",
+    "ix_flow_run_status_started_at",
+    "ix_flow_run_flow_id_started_at",
+}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of its own (a new file, or a new PostgreSQL database)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    request.getfixturevalue("pg_database_url")  # skips (or fails in CI) without PostgreSQL
+    admin_url = os.environ.get("FLOWRUNS_TEST_PG_URL", ADMIN_URL)
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"flowruns_migr_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def drift(engine: Engine) -> list[object]:
+    with engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "version_table": VERSION_TABLE}
+        )
+        return list(compare_metadata(context, Base.metadata))
+
+
+def index_names(engine: Engine) -> set[str]:
+    inspector = inspect(engine)
+    return {
+        index["name"]
+        for table in inspector.get_table_names()
+        for index in inspector.get_indexes(table)
+        if index["name"]
+    }
+
+
+def assert_migrated(engine: Engine) -> None:
+    inspector = inspect(engine)
+    assert set(inspector.get_table_names()) == APP_TABLES | {VERSION_TABLE}
+    flow_run_indexes = {i["name"] for i in inspector.get_indexes("flow_run")}
+    assert flow_run_indexes >= EXPECTED_FLOW_RUN_INDEXES
+    assert drift(engine) == []
+
+
+def test_upgrade_downgrade_upgrade(fresh_url: str) -> None:
+    migrate.upgrade(fresh_url)
+    engine = build_engine(fresh_url)
+    try:
+        assert_migrated(engine)
+        migrate.downgrade(fresh_url)
+        inspector = inspect(engine)
+        assert inspector.get_table_names() == [VERSION_TABLE]
+        assert index_names(engine) == set()
+        with engine.connect() as conn:
+            assert conn.execute(text(f"SELECT count(*) FROM {VERSION_TABLE}")).scalar_one() == 0
+        migrate.upgrade(fresh_url)
+        assert_migrated(engine)
+        # Idempotent: upgrading a database at head changes nothing.
+        migrate.upgrade(fresh_url)
+        assert_migrated(engine)
+    finally:
+        engine.dispose()
+
+
+def test_drift_check_can_fail(fresh_url: str) -> None:
+    """The no-drift assertion is not vacuous: a missing index is reported."""
+    migrate.upgrade(fresh_url)
+    engine = build_engine(fresh_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DROP INDEX ix_flow_run_status_started_at"))
+        found = drift(engine)
+        assert [d[0] for d in found] == ["add_index"]  # type: ignore[index]
+    finally:
+        engine.dispose()
+
+
+LANGFLOW_DDL = (
+    'CREATE TABLE "user" (id ID_T PRIMARY KEY, username VARCHAR NOT NULL UNIQUE,'
+    " password VARCHAR NOT NULL, is_active BOOLEAN NOT NULL, is_superuser BOOLEAN NOT NULL,"
+    " create_at TS_T NOT NULL, updated_at TS_T NOT NULL, profile_image VARCHAR,"
+    " last_login_at TS_T)",
+    "CREATE TABLE flow (id ID_T PRIMARY KEY, name VARCHAR NOT NULL, description TEXT,"
+    ' data JSON, user_id ID_T REFERENCES "user" (id), folder_id ID_T,'
+    " updated_at TS_T, endpoint_name VARCHAR, UNIQUE (user_id, name))",
+    "CREATE TABLE flow_run (id ID_T PRIMARY KEY,"
+    " flow_id ID_T NOT NULL REFERENCES flow (id) ON DELETE CASCADE,"
+    ' user_id ID_T REFERENCES "user" (id) ON DELETE SET NULL, session_id VARCHAR,'
+    " status VARCHAR NOT NULL DEFAULT 'pending', started_at TS_T NOT NULL,"
+    " ended_at TS_T, duration_ms INTEGER, inputs JSON, outputs JSON, error_message TEXT,"
+    " error_type VARCHAR, trigger_type VARCHAR NOT NULL DEFAULT 'manual',"
+    " components_executed INTEGER NOT NULL DEFAULT 0, metadata JSON)",
+    "CREATE INDEX ix_flow_run_flow_id ON flow_run (flow_id)",
+    "CREATE INDEX ix_flow_run_status ON flow_run (status)",
+    "CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)",
+    "INSERT INTO alembic_version VALUES ('langflow_head')",
+)
+
+
+def test_upgrading_a_langflow_database_keeps_its_tables_and_rows(fresh_url: str) -> None:
+    postgres = fresh_url.startswith("postgresql")
+    id_type = "UUID" if postgres else "CHAR(32)"
+    ts_type = "TIMESTAMPTZ" if postgres else "TIMESTAMP"
+    user_id, flow_id, run_id = (uuid.uuid4() for _ in range(3))
+    ident = (lambda u: str(u)) if postgres else (lambda u: u.hex)
+    engine = build_engine(fresh_url)
+    try:
+        with engine.begin() as conn:
+            for statement in LANGFLOW_DDL:
+                conn.execute(text(statement.replace("ID_T", id_type).replace("TS_T", ts_type)))
+            conn.execute(
+                text(
+                    'INSERT INTO "user" (id, username, password, is_active, is_superuser,'
+                    " create_at, updated_at) VALUES (:id, 'lf', '', TRUE, FALSE,"
+                    " '2024-01-01 00:00:00', '2024-01-01 00:00:00')"
+                ),
+                {"id": ident(user_id)},
+            )
+            conn.execute(
+                text("INSERT INTO flow (id, name, user_id) VALUES (:id, 'Langflow flow', :user)"),
+                {"id": ident(flow_id), "user": ident(user_id)},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO flow_run (id, flow_id, user_id, status, started_at)"
+                    " VALUES (:id, :flow, :user, 'success', '2024-01-02 03:04:05')"
+                ),
+                {"id": ident(run_id), "flow": ident(flow_id), "user": ident(user_id)},
+            )
+        migrate.upgrade(fresh_url)
+        inspector = inspect(engine)
+        tables = set(inspector.get_table_names())
+        assert tables == APP_TABLES | {VERSION_TABLE, "alembic_version"}
+        assert {i["name"] for i in inspector.get_indexes("flow_run")} >= EXPECTED_FLOW_RUN_INDEXES
+        # Langflow's own columns and migration history are untouched.
+        assert "folder_id" in {c["name"] for c in inspector.get_columns("flow")}
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == (
+                "langflow_head"
+            )
+            assert conn.execute(text("SELECT count(*) FROM flow_run")).scalar_one() == 1
+        from data import queries as q
+        from data.accounts import authenticate, create_api_key
+        from data.filters import FlowRunFilter
+
+        [run] = q.list_runs(engine, FlowRunFilter()).runs
+        assert (run.id, run.flow_name, run.username) == (run_id, "Langflow flow", "lf")
+        assert run.started_at.utcoffset() is not None
+        plain, _ = create_api_key(engine, "lf")
+        principal = authenticate(engine, plain)
+        assert principal is not None and principal.user_id == user_id
+    finally:
+        engine.dispose()
