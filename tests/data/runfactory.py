@@ -6,19 +6,24 @@ rows inserted here, so these helpers only write; they never read through the cod
 
 from __future__ import annotations
 
+import os
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, delete, insert
+from sqlalchemy import Engine, create_engine, delete, insert, text
+from sqlalchemy.engine import make_url
 
 from data.db import session_scope
 from data.models import ApiKey, Flow, FlowRun, User
 
+# Same default as tests/conftest.py (the local trust-auth server).
+ADMIN_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 BASE = datetime(2024, 3, 4, 0, 0, tzinfo=UTC)  # a Monday
 FINISHED = ("success", "failure", "cancelled")
 RUN_COLUMNS = (
@@ -143,3 +148,19 @@ def success_rate(statuses: Iterable[str]) -> float | None:
 
 def at(days: float = 0, hours: float = 0, minutes: float = 0, seconds: float = 0) -> datetime:
     return BASE + timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+@contextmanager
+def temporary_pg_database(prefix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database (dropped afterwards): the URL to use it."""
+    admin_url = os.environ.get("FLOWRUNS_TEST_PG_URL", ADMIN_PG_URL)
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -4,7 +4,6 @@ that already holds Langflow's tables."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,14 +11,16 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from runfactory import temporary_pg_database
+from sqlalchemy import Engine, inspect, text
 
 from data import migrate
+from data import queries as q
+from data.accounts import authenticate, create_api_key
 from data.db import build_engine
+from data.filters import FlowRunFilter
 from data.models import Base
 
-ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 VERSION_TABLE = "flowruns_alembic_version"
 APP_TABLES = {"user", "flow", "flow_run", "flowrun_api_key"}
 EXPECTED_FLOW_RUN_INDEXES = {
@@ -41,17 +42,8 @@ def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'fresh.db'}"
         return
     request.getfixturevalue("pg_database_url")  # skips (or fails in CI) without PostgreSQL
-    admin_url = os.environ.get("FLOWRUNS_TEST_PG_URL", ADMIN_URL)
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"flowruns_migr_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with temporary_pg_database("flowruns_migr") as url:
+        yield url
 
 
 def drift(engine: Engine) -> list[object]:
@@ -177,10 +169,6 @@ def test_upgrading_a_langflow_database_keeps_its_tables_and_rows(fresh_url: str)
                 "langflow_head"
             )
             assert conn.execute(text("SELECT count(*) FROM flow_run")).scalar_one() == 1
-        from data import queries as q
-        from data.accounts import authenticate, create_api_key
-        from data.filters import FlowRunFilter
-
         [run] = q.list_runs(engine, FlowRunFilter()).runs
         assert (run.id, run.flow_name, run.username) == (run_id, "Langflow flow", "lf")
         assert run.started_at.utcoffset() is not None
