@@ -31,7 +31,8 @@ direction = dir_col.radio(
 size = size_col.selectbox("Rows per page", rt.PAGE_SIZES, index=1, key="h_size")
 
 total = da.count_runs(flt)
-cursor = rt.current_cursor((flt, sort, direction, size))
+# Keyed on the sidebar state, not the filter: a rolling range moves every minute.
+cursor = rt.current_cursor((s.current_state(), sort, direction, size))
 page = da.list_runs(flt, sort=sort, direction=direction, limit=size, cursor=cursor)
 st.session_state[rt.K_PAGE_IDS] = [str(run.id) for run in page.runs]
 

@@ -12,8 +12,7 @@ auto = st.toggle("Auto-refresh every 60 s", value=False, key="overview_auto_refr
 
 @st.fragment(run_every=60 if auto else None)
 def body() -> None:
-    if auto:
-        da.clear_caches()
+    # No cache clearing here: the TTL (30 s by default) is shorter than the refresh period.
     flt, tz = s.current_filter(), s.current_tz()
     stats = da.run_stats(flt)
     kpis.render(stats)
