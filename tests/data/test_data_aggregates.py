@@ -161,6 +161,34 @@ def test_run_timeseries_equals_pandas(
 
 
 @PROPERTY
+@given(
+    specs=run_specs,
+    bucket=st.sampled_from(["hour", "day", "week"]),
+    start_minute=st.integers(-2 * 24 * 60, SPAN_MINUTES),
+    length_minutes=st.integers(1, 12 * 24 * 60),
+)
+def test_bounded_timeseries_covers_exactly_the_window(
+    engine: Engine, specs: list[dict[str, Any]], bucket: str, start_minute: int, length_minutes: int
+) -> None:
+    world = reseed(engine, specs)
+    frame = world.frame()
+    start = at(minutes=start_minute, seconds=17)  # deliberately not on a bucket boundary
+    end = start + timedelta(minutes=length_minutes)
+    flt = FlowRunFilter.build(started_after=start, started_before=end)
+    series = q.run_timeseries(engine, flt, bucket=bucket)
+    # Every bucket that overlaps [start, end), each once, in order, whether or not it has runs.
+    first = pandas_bucket(pd.Series([pd.Timestamp(start)]), bucket).iloc[0]
+    step = {"hour": "1h", "day": "1D", "week": "7D"}[bucket]
+    assert list(series["bucket"]) == list(pd.date_range(first, end, freq=step, inclusive="left"))
+    inside = frame[(frame["started_at"] >= start) & (frame["started_at"] < end)].copy()
+    inside["bucket"] = pandas_bucket(inside["started_at"], bucket)
+    expected = inside.groupby("bucket").size()
+    got = series.set_index("bucket")["runs"]
+    assert got[got > 0].to_dict() == expected.to_dict()
+    assert int(series["failure"].sum()) == int((inside["status"] == "failure").sum())
+
+
+@PROPERTY
 @given(specs=run_specs)
 def test_flow_breakdown_equals_pandas(engine: Engine, specs: list[dict[str, Any]]) -> None:
     world = reseed(engine, specs)
