@@ -153,8 +153,25 @@ def upgrade() -> None:
             op.create_index(name, "flow_run", columns, unique=unique)
 
 
+# Langflow keeps its own migration history in alembic_version (ours is a separate
+# table): there user, flow and flow_run are Langflow's and hold its data, so a
+# downgrade removes only what this revision put on top of them.
+LANGFLOW_VERSION_TABLE = "alembic_version"
+DASHBOARD_ONLY_INDEXES = (
+    "ix_flow_run_started_at",
+    "ix_flow_run_status_started_at",
+    "ix_flow_run_flow_id_started_at",
+)
+
+
 def downgrade() -> None:
     op.drop_table("flowrun_api_key")
+    if _exists(LANGFLOW_VERSION_TABLE):
+        present = _index_names("flow_run")
+        for name in DASHBOARD_ONLY_INDEXES:
+            if name in present:
+                op.drop_index(name, table_name="flow_run")
+        return
     for name, *_ in reversed(FLOW_RUN_INDEXES):
         op.drop_index(name, table_name="flow_run")
     op.drop_table("flow_run")

@@ -175,5 +175,30 @@ def test_upgrading_a_langflow_database_keeps_its_tables_and_rows(fresh_url: str)
         plain, _ = create_api_key(engine, "lf")
         principal = authenticate(engine, plain)
         assert principal is not None and principal.user_id == user_id
+        # Downgrading removes only what we added: Langflow's tables, rows, own indexes
+        # and migration history stay.
+        migrate.downgrade(fresh_url)
+        inspector = inspect(engine)
+        assert set(inspector.get_table_names()) == {
+            "user",
+            "flow",
+            "flow_run",
+            "alembic_version",
+            VERSION_TABLE,
+        }
+        assert {i["name"] for i in inspector.get_indexes("flow_run")} == {
+            "ix_flow_run_flow_id",
+            "ix_flow_run_status",
+            # added by the upgrade; harmless to keep, and Langflow itself has them
+            "ix_flow_run_user_id",
+            "ix_flow_run_trigger_type",
+            "ix_flow_run_session_id",
+        }
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM flow_run")).scalar_one() == 1
+        migrate.upgrade(fresh_url)
+        assert {i["name"] for i in inspect(engine).get_indexes("flow_run")} >= (
+            EXPECTED_FLOW_RUN_INDEXES
+        )
     finally:
         engine.dispose()
