@@ -9,12 +9,12 @@ from datetime import datetime, timedelta
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import and_, func, literal, true
+from sqlalchemy import and_, literal, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from data.errors import InvalidQuery
 from data.models import FlowRun
-from data.sql_functions import error_signature
+from data.sql_functions import error_signature, lower_text
 from data.types import UTCRangeBound, as_utc
 
 MAX_FILTER_VALUES = 200
@@ -129,7 +129,7 @@ class FlowRunFilter(BaseModel):
             found.append(run.duration_ms <= self.max_duration_ms)
         if self.error_contains is not None:
             needle = self.error_contains.lower()
-            found.append(func.lower(run.error_message).contains(needle, autoescape=True))
+            found.append(lower_text(run.error_message).contains(needle, autoescape=True))
         if self.error_types:
             found.append(run.error_type.in_(self.error_types))
         if self.error_signature is not None:

@@ -67,6 +67,24 @@ def _signature_pg(element: error_signature, compiler: SQLCompiler, **kw: Any) ->
     return f"left(btrim({expression}), {SIGNATURE_MAX_CHARS})"
 
 
+class lower_text(FunctionElement[str]):
+    """``lower()`` that folds non-ASCII letters on SQLite too: SQLite's built-in lower is
+    ASCII-only, so searching "ärger" missed "ÄRGER" there but not on PostgreSQL."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(lower_text, "sqlite")
+def _lower_sqlite(element: lower_text, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"flowrun_lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(lower_text)
+def _lower_default(element: lower_text, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
 class time_bucket(FunctionElement[Any]):
     """Start of the UTC hour/day/week (weeks start on Monday) holding a timestamp."""
 

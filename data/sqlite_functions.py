@@ -41,6 +41,11 @@ class _PercentilesAggregate:
         return json.dumps([interpolated_percentile(self.values, p) for p in PERCENTILES])
 
 
+def _lower(value: str | None) -> str | None:
+    return None if value is None else str(value).lower()
+
+
 def register_sqlite_functions(dbapi_connection: Any) -> None:
     dbapi_connection.create_aggregate("flowrun_percentiles", 1, _PercentilesAggregate)
     dbapi_connection.create_function("flowrun_signature", 1, message_signature, deterministic=True)
+    dbapi_connection.create_function("flowrun_lower", 1, _lower, deterministic=True)

@@ -9,8 +9,11 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
-from runfactory import World, at
+from runfactory import World, at, clear, make_world
+from sqlalchemy import Engine
 
 from data import queries as q
 from data.errors import InvalidQuery
@@ -26,6 +29,7 @@ MESSAGES = (
     "rate 500 exceeded",
     "key_name missing",
     "keyXname missing",
+    "ÄRGER with the Größe",
     None,
 )
 ERROR_TYPES = ("TimeoutError", "RateLimitError", "KeyError", None)
@@ -45,7 +49,7 @@ def seed_cases(world: World) -> None:
                 trigger_type=TRIGGERS[(i // 2) % 6],
                 started_at=at(hours=i * 5),
                 duration_ms=None if i % 7 == 0 else (i * 100) % 1700,
-                error_message=MESSAGES[i % 7],
+                error_message=MESSAGES[i % len(MESSAGES)],
                 error_type=ERROR_TYPES[i % 4],
             )
         )
@@ -140,6 +144,11 @@ CASES: list[Case] = [
         "error_contains_underscore",
         lambda w: {"error_contains": "key_"},
         lambda r, w: "key_" in (r["error_message"] or ""),
+    ),
+    (
+        "error_contains_non_ascii",
+        lambda w: {"error_contains": "ärger"},
+        lambda r, w: "ärger" in (r["error_message"] or "").lower(),
     ),
     (
         "error_types",
@@ -287,3 +296,32 @@ def test_previous_period_is_the_equal_length_window_just_before() -> None:
     assert FlowRunFilter.build(started_after=at(1)).previous_period() is None
     assert FlowRunFilter.build(started_before=at(1)).previous_period() is None
     assert FlowRunFilter().previous_period() is None
+
+
+# Wildcards, escapes, quotes, and non-ASCII letters (SQLite's own lower() is ASCII-only).
+NEEDLE_ALPHABET = "abcAB %_/\\'\"[]^!-äÄöÖéÉ"
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    messages=st.lists(st.text(alphabet=NEEDLE_ALPHABET, max_size=12), min_size=1, max_size=6),
+    pick=st.tuples(st.integers(0, 5), st.integers(0, 12), st.integers(1, 6)),
+)
+def test_error_contains_is_a_literal_case_insensitive_substring(
+    engine: Engine, messages: list[str], pick: tuple[int, int, int]
+) -> None:
+    """LIKE wildcards and escape characters in the needle match only themselves."""
+    clear(engine)
+    world = make_world(engine, flows=1, users=0)
+    world.add(world.run(error_message=m, started_at=at(minutes=i)) for i, m in enumerate(messages))
+    source = messages[pick[0] % len(messages)]
+    needle = source[pick[1] : pick[1] + pick[2]].swapcase()
+    if not needle.strip():
+        return
+    flt = FlowRunFilter.build(error_contains=needle)
+    expected = world.ids(lambda r: needle.lower() in r["error_message"].lower())
+    assert {r.id for r in q.list_runs(engine, flt).runs} == expected
