@@ -6,6 +6,7 @@ set of runs, so reusing the fixture across examples is safe.
 
 from __future__ import annotations
 
+import os
 from collections import Counter, defaultdict
 from datetime import timedelta
 from typing import Any
@@ -37,7 +38,8 @@ ERROR_TYPES = (None, "TimeoutError", "KeyError")
 SPAN_MINUTES = 9 * 24 * 60
 
 PROPERTY = settings(
-    max_examples=25,
+    # DATA_TESTS_EXAMPLES=500 for a deeper search; 25 keeps the suite fast.
+    max_examples=int(os.environ.get("DATA_TESTS_EXAMPLES", "25")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
