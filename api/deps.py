@@ -17,7 +17,7 @@ from data.settings import get_settings
 api_key_header = APIKeyHeader(
     name="x-api-key",
     auto_error=False,
-    description="An API key created with `flowruns api-key create`.",
+    description="An API key created with `flowruns api-key create --user <name>`.",
 )
 bearer_token = HTTPBearer(auto_error=False, description="The same API key as a Bearer token.")
 

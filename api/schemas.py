@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from api.params import MAX_INT32
 from data.models import TriggerType
 from data.queries import RunRecord, RunStats
 from data.recorder import MAX_ERROR_MESSAGE_CHARS
+
+
+def _without_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; refuse it on every backend alike.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_without_nul)]
 
 
 class FlowRunRead(RunRecord):
@@ -35,7 +45,7 @@ class RunCreate(BaseModel):
 
     flow_id: uuid.UUID
     trigger_type: TriggerType = TriggerType.API
-    session_id: str | None = Field(default=None, max_length=500)
+    session_id: Text | None = Field(default=None, max_length=500)
     inputs: Any = None
     metadata: Any = None
 
@@ -45,8 +55,8 @@ class RunFinish(BaseModel):
 
     status: Literal["success", "failure", "cancelled"]
     outputs: Any = None
-    error_type: str | None = Field(default=None, max_length=200)
-    error_message: str | None = Field(default=None, max_length=MAX_ERROR_MESSAGE_CHARS)
+    error_type: Text | None = Field(default=None, max_length=200)
+    error_message: Text | None = Field(default=None, max_length=MAX_ERROR_MESSAGE_CHARS)
     components_executed: int | None = Field(default=None, ge=0, le=MAX_INT32)
 
 

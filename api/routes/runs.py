@@ -64,6 +64,10 @@ def list_runs(
     include_payloads: Annotated[
         bool, Query(description="Include inputs, outputs and metadata")
     ] = True,
+    include_total: Annotated[
+        bool,
+        Query(description="Send X-Total-Count (a COUNT over the filter)"),
+    ] = True,
     format: Annotated[
         Literal["json", "csv"], Query(description="csv: stream every matching run")
     ] = "json",
@@ -83,7 +87,8 @@ def list_runs(
         cursor=cursor,
         include_payloads=include_payloads,
     )
-    response.headers["X-Total-Count"] = str(q.count_runs(engine, flt))
+    if include_total:
+        response.headers["X-Total-Count"] = str(q.count_runs(engine, flt))
     if page.next_cursor:
         response.headers["Link"] = next_link(request, page.next_cursor)
         response.headers["X-Next-Cursor"] = page.next_cursor

@@ -180,6 +180,12 @@ def test_offset_paging_would_duplicate_while_runs_arrive(
     assert first[-1] == second[0]
 
 
+def test_total_can_be_left_out(client: TestClient, world: World) -> None:
+    response = fetch(client, world, limit=5, include_total="false")
+    assert "X-Total-Count" not in response.headers
+    assert ids(response.json()) == expected_ids(world.truth)[:5]
+
+
 def test_payloads_can_be_left_out(client: TestClient, world: World) -> None:
     body = fetch(client, world, limit=5, include_payloads="false").json()
     assert all(run["inputs"] is None and run["outputs"] is None for run in body)

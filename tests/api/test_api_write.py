@@ -64,7 +64,14 @@ def test_recording_errors(client: TestClient, world: World) -> None:
     run_id = client.post(
         API + "/", json={"flow_id": str(world.flows["Alpha"])}, headers=headers
     ).json()["id"]
-    for bad in ({"status": "running"}, {"status": "success", "components_executed": -1}, {}):
+    nul_session = {"flow_id": str(world.flows["Alpha"]), "session_id": "a\x00b"}
+    assert client.post(API + "/", json=nul_session, headers=headers).status_code == 422
+    for bad in (
+        {"status": "running"},
+        {"status": "success", "components_executed": -1},
+        {"status": "failure", "error_message": "nul \x00 inside"},
+        {},
+    ):
         assert client.patch(f"{API}/{run_id}", json=bad, headers=headers).status_code == 422
     unknown = client.patch(f"{API}/{uuid.uuid4()}", json={"status": "success"}, headers=headers)
     assert unknown.status_code == 404
