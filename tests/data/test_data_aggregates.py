@@ -305,16 +305,27 @@ def test_timeseries_rejects_bad_and_oversized_buckets(world: World) -> None:
         q.run_timeseries(world.engine, huge, bucket="hour")
 
 
-def test_count_timeseries_by_status_equals_pandas(world: World) -> None:
-    rows = [
-        world.run(started_at=at(hours=h * 7), status=("success", "failure", "weird")[h % 3])
-        for h in range(20)
-    ]
-    world.add(rows)
+@PROPERTY
+@given(
+    specs=run_specs,
+    by=st.sampled_from(["flow_id", "status", "trigger_type", "error_type"]),
+    bucket=st.sampled_from(["hour", "day", "week"]),
+)
+def test_count_timeseries_equals_pandas(
+    engine: Engine, specs: list[dict[str, Any]], by: str, bucket: str
+) -> None:
+    world = reseed(engine, specs)
     frame = world.frame()
-    counted = q.count_timeseries(world.engine, FlowRunFilter(), by="status", bucket="day")
-    frame["bucket"] = frame["started_at"].dt.floor("D")
-    expected = frame.groupby(["bucket", "status"]).size().to_dict()
-    assert {(r.bucket, r.status): r.runs for r in counted.itertuples()} == expected
+    counted = q.count_timeseries(engine, FlowRunFilter(), by=by, bucket=bucket)
+    assert counted.attrs["bucket"] == bucket
+    frame["bucket"] = pandas_bucket(frame["started_at"], bucket)
+    values = [run[by] for run in world.runs]  # raw values: None stays None
+    expected = Counter(zip(frame["bucket"], values, strict=True))
+    found = {(row.bucket, nan_to_none(getattr(row, by))): row.runs for row in counted.itertuples()}
+    assert found == dict(expected)
+    assert list(counted["bucket"]) == sorted(counted["bucket"])
+
+
+def test_count_timeseries_rejects_unknown_dimensions(world: World) -> None:
     with pytest.raises(InvalidQuery, match="by"):
         q.count_timeseries(world.engine, FlowRunFilter(), by="session_id")

@@ -4,6 +4,7 @@ break the caller, finish_run's errors, and the stuck-run sweep."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -204,3 +205,34 @@ def test_sweep_marks_only_old_active_runs(world: World) -> None:
     assert sweep_stuck(world.engine, timeout, now=now) == 0
     with pytest.raises(InvalidQuery, match="timeout"):
         sweep_stuck(world.engine, timedelta(0))
+
+
+def finish_concurrently(engine: Engine, run_id: uuid.UUID, statuses: tuple[str, ...]) -> list[str]:
+    """Each status finished by its own thread, released together; what each one got."""
+    barrier = threading.Barrier(len(statuses))
+    outcomes: list[str] = []
+
+    def finish(status: str) -> None:
+        barrier.wait()
+        try:
+            finish_run(engine, run_id, status)
+            outcomes.append(status)
+        except Conflict:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=finish, args=(status,)) for status in statuses]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+def test_two_concurrent_finishers_cannot_both_win(world: World) -> None:
+    for _ in range(5):
+        run_id = start_run(world.engine, world.flows[0])
+        outcomes = finish_concurrently(world.engine, run_id, ("success", "failure"))
+        assert outcomes.count("conflict") == 1, outcomes
+        winner = next(o for o in outcomes if o != "conflict")
+        record = q.get_run(world.engine, run_id)
+        assert record is not None and record.status == winner
