@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 from runfactory import World, at
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete
 
 from data import queries as q
 from data.db import build_engine
 from data.errors import Conflict, InvalidQuery, NotFound
 from data.filters import FlowRunFilter
+from data.models import FlowRun
 from data.queries import RunRecord
 from data.recorder import finish_run, record_run, recorded, start_run, sweep_stuck
 
@@ -236,3 +237,21 @@ def test_two_concurrent_finishers_cannot_both_win(world: World) -> None:
         winner = next(o for o in outcomes if o != "conflict")
         record = q.get_run(world.engine, run_id)
         assert record is not None and record.status == winner
+
+
+def test_a_failing_finish_never_breaks_the_caller(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The run row vanishes mid-run (pruned, or its flow deleted): the block's result and
+    exceptions are unaffected, the failed write is logged."""
+    with record_run(world.engine, world.flows[0]) as run:
+        assert run.run_id is not None
+        with world.engine.begin() as conn:
+            conn.execute(delete(FlowRun).where(FlowRun.id == run.run_id))
+        result = "still fine"
+    assert result == "still fine"
+    assert "could not record the end" in caplog.text
+    with pytest.raises(LookupError, match="mine"), record_run(world.engine, world.flows[0]) as run:
+        with world.engine.begin() as conn:
+            conn.execute(delete(FlowRun).where(FlowRun.id == run.run_id))
+        raise LookupError("mine")  # the caller's own error, not the recorder's NotFound
