@@ -143,3 +143,24 @@ def test_unknown_status_and_trigger_strings_are_read_and_counted(world: World) -
     assert int(series["runs"].sum()) == 3
     flows = q.flow_breakdown(world.engine, FlowRunFilter())
     assert int(flows["runs"].sum()) == 3
+
+
+@pytest.mark.parametrize(
+    ("stored", "instant"),
+    [
+        ("2024-01-02 03:04:05", datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)),
+        ("2024-01-02 03:04:05.123", datetime(2024, 1, 2, 3, 4, 5, 123000, tzinfo=UTC)),
+        ("2024-01-02T03:04:05", datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)),
+        ("2024-01-02T03:04:05.123456", datetime(2024, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)),
+        ("2024-01-02 03:04:05+00:00", datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)),
+        ("2024-01-02T05:04:05+02:00", datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)),
+    ],
+)
+def test_legacy_sqlite_text_forms_read_as_the_right_instant(
+    sqlite_world: World, stored: str, instant: datetime
+) -> None:
+    run_id = insert_legacy(sqlite_world.engine, sqlite_world.flows[0], stored, "success")
+    record = q.get_run(sqlite_world.engine, run_id)
+    assert record is not None
+    assert record.started_at == instant
+    assert_utc(record.started_at)
