@@ -54,12 +54,16 @@ labels = {
     str(r.id): f"{local_time(r.started_at, tz, FMT)} · {r.flow_name} · {status_label(r.status)}"
     for r in page.runs
 }
-if st.session_state.get(rt.K_SELECTED) not in (None, *labels):
+if st.session_state.get(rt.K_SELECTED) not in labels:
     st.session_state[rt.K_SELECTED] = None
 selected = st.selectbox(
-    "Run detail", [None, *labels], key=rt.K_SELECTED,
-    format_func=lambda i: "Choose a run on this page…" if i is None else labels[i],
-)  # fmt: skip
+    "Run detail",
+    list(labels),
+    index=None,
+    key=rt.K_SELECTED,
+    format_func=labels.get,
+    placeholder="Click a row above, or choose a run on this page…",
+)
 if selected:
     run_detail.render(selected, tz, get_settings().read_only)
 

@@ -75,7 +75,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
 
     url = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'flowruns.db'}"
     migrate.upgrade(url)
-    seed(url, runs=400)
+    seed(url, runs=2000, days=90)
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWRUNS_")}
     env["FLOWRUNS_DATABASE_URL"] = url
@@ -122,6 +122,19 @@ def _wait_for_app(page: object) -> None:
     page.wait_for_timeout(1500)  # type: ignore[attr-defined]  # charts draw after the first paint
 
 
+def _grid_rows(page: object) -> list[list[str]]:
+    """Cells of the rows the data grid has drawn (its accessible table mirrors them)."""
+    grid = page.locator('[data-testid="stDataFrame"] [role="row"]')  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 15
+    rows: list[list[str]] = []
+    while time.monotonic() < deadline:
+        rows = [r.locator("[role=gridcell]").all_text_contents() for r in grid.all()[1:]]
+        if rows and all(len(cells) > 1 for cells in rows):
+            break
+        time.sleep(0.3)
+    return rows
+
+
 def test_history_filter_csv_and_every_page(server: tuple[str, str], browser: object) -> None:
     base, url = server
     engine = build_engine(url)
@@ -136,9 +149,7 @@ def test_history_filter_csv_and_every_page(server: tuple[str, str], browser: obj
     total_line = page.locator("p", has_text=re.compile(r"runs match"))
     total_line.wait_for(timeout=30_000)
     assert total_line.inner_text().startswith(f"{expected_total:,} runs match")
-    grid = page.locator('[data-testid="stDataFrame"] [role="row"]')
-    grid.nth(1).wait_for(state="attached", timeout=15_000)
-    rows = [r.locator("[role=gridcell]").all_text_contents() for r in grid.all()[1:]]
+    rows = _grid_rows(page)
     assert rows and all(cells[0].endswith("failure") for cells in rows)
     assert [cells[-1] for cells in rows] == [str(r.id) for r in newest[: len(rows)]]
     _assert_no_error(page)
@@ -160,6 +171,9 @@ def test_history_filter_csv_and_every_page(server: tuple[str, str], browser: obj
     page.goto(f"{base}/history?range=all&status=failure")
     _wait_for_app(page)
     page.locator('[data-testid="stSidebarNav"]').get_by_text("Flows").click()
-    page.wait_for_url(re.compile(r"/flows\?.*status=failure"), timeout=15_000)
+    page.wait_for_function(  # the app rewrites the URL after the page script has run
+        "() => location.pathname.endsWith('/flows') && location.search.includes('status=failure')",
+        timeout=15_000,
+    )
     _wait_for_app(page)
     _assert_no_error(page)
