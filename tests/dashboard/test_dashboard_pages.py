@@ -198,3 +198,54 @@ def test_history_pages_through_all_runs_in_order(
     assert durations == sorted(durations, reverse=True)
     next(b for b in at.button if b.label == "← Previous").click().run()
     assert list(at.dataframe[0].value["run id"]) == seen[-45:-20]
+
+
+def test_custom_dates_and_time_zone_from_the_widgets(
+    monkeypatch: pytest.MonkeyPatch, sqlite_url: str
+) -> None:
+    seed(sqlite_url)
+    rows = all_rows(sqlite_url)
+    at = app(monkeypatch, sqlite_url)
+    at.selectbox(key="f_tz").set_value("America/New_York").run()
+    at.selectbox(key="f_range").set_value("custom").run()
+    day = (SEED_NOW - timedelta(days=3)).date()
+    at.date_input(key="f_dates").set_value((day - timedelta(days=1), day)).run()
+    assert_clean(at)
+    local = rows.started_at.dt.tz_convert("America/New_York").dt.date
+    wanted = rows[(local >= day - timedelta(days=1)) & (local <= day)]
+    assert 0 < len(wanted) < len(rows)
+    assert metric(at, "Runs")[0] == f"{len(wanted):,}"
+    assert at.query_params["from"] == (day - timedelta(days=1)).isoformat()
+    at.switch_page("views/history.py").run()
+    newest = wanted.sort_values("started_at").iloc[-1]
+    shown = at.dataframe[0].value.iloc[0]
+    assert shown["run id"] == newest["id"]
+    expected = newest["started_at"].tz_convert("America/New_York").strftime("%Y-%m-%d %H:%M:%S")
+    assert shown["started (America/New_York)"] == expected
+
+
+def test_auto_refresh_renders(monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> None:
+    seed(sqlite_url, runs=60)
+    at = app(monkeypatch, sqlite_url)
+    at.toggle(key="overview_auto_refresh").set_value(True).run()
+    assert_clean(at)
+    assert len(at.metric) == 6
+
+
+def test_csv_export_is_exactly_the_filtered_runs(
+    monkeypatch: pytest.MonkeyPatch, db_url: str
+) -> None:
+    import io
+
+    from dashboard import data_access as da
+    from data.filters import FlowRunFilter
+
+    seed(db_url, runs=150)
+    rows = all_rows(db_url)
+    app(monkeypatch, db_url)  # points the settings at db_url
+    flt = FlowRunFilter.build(statuses=["failure", "cancelled"])
+    text = da.csv_builder(flt, ("id", "status", "error_message"))()
+    csv = pd.read_csv(io.StringIO(text), keep_default_na=False)
+    wanted = rows[rows.status.isin(["failure", "cancelled"])]
+    assert sorted(csv["id"]) == sorted(wanted["id"])
+    assert list(csv.columns) == ["id", "status", "error_message"]
