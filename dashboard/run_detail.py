@@ -25,7 +25,7 @@ def _fields(run: RunRecord, tz: str) -> pd.DataFrame:
         "Trigger": run.trigger_type,
         f"Started ({tz})": local_time(run.started_at, tz),
         f"Ended ({tz})": local_time(run.ended_at, tz),
-        "Started (UTC)": run.started_at.isoformat(),
+        "Started (UTC, ISO 8601)": run.started_at.isoformat(),
         "Duration": human_duration(run.duration_ms),
         "Components executed": str(run.components_executed),
         "User": f"{run.username} ({run.user_id})" if run.user_id else "-",
@@ -58,7 +58,7 @@ def _delete_controls(run: RunRecord) -> None:
         st.button("Delete this run…", key="h_delete_start", on_click=_ask, args=(run_id,))
         return
     st.warning(f"Delete run `{run_id}` permanently? This cannot be undone.")
-    yes, no = st.columns(2)
+    yes, no, _ = st.columns([1, 1, 3])
     yes.button(
         "Yes, delete this run",
         type="primary",
@@ -75,7 +75,9 @@ def render(run_id: str, tz: str, read_only: bool) -> None:
         st.warning("This run no longer exists. Press Refresh data.")
         return
     st.subheader(f"Run detail · {run.flow_name}")
-    st.dataframe(_fields(run, tz), hide_index=True, width="stretch")
+    fields = _fields(run, tz)
+    # Tall enough for every field: no inner scrolling in the detail view.
+    st.dataframe(fields, hide_index=True, width="stretch", height=35 * (len(fields) + 1) + 3)
     if run.error_type or run.error_message:
         st.markdown(f"**Error** · `{run.error_type or 'unknown type'}`")
         st.code(run.error_message or "(no message)", language=None, wrap_lines=True)

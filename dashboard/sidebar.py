@@ -18,7 +18,7 @@ def _time_range() -> None:
     if st.session_state[s.K_RANGE] == "custom":
         # The picker's key is dropped while it is hidden: restore a sensible default.
         if not st.session_state.get(s.K_DATES):
-            st.session_state[s.K_DATES] = s._default_dates(s.current_tz())
+            st.session_state[s.K_DATES] = s.default_dates(s.current_tz())
         st.date_input("Dates (inclusive)", key=s.K_DATES, format="YYYY-MM-DD")
 
 

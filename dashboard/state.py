@@ -167,13 +167,13 @@ def to_params(state: FilterState) -> dict[str, list[str]]:
 def _store(state: FilterState) -> None:
     ss = st.session_state
     ss[K_RANGE], ss[K_TZ], ss[K_TEXT] = state.range, state.tz, state.text
-    ss[K_DATES] = state.dates or _default_dates(state.tz)
+    ss[K_DATES] = state.dates or default_dates(state.tz)
     ss[K_FLOWS], ss[K_STATUSES] = list(state.flows), list(state.statuses)
     ss[K_TRIGGERS], ss[K_ERROR_TYPES] = list(state.triggers), list(state.error_types)
     ss[K_ERROR_SIG] = state.error_sig
 
 
-def _default_dates(tz: str) -> tuple[date, date]:
+def default_dates(tz: str) -> tuple[date, date]:
     today = datetime.now(ZoneInfo(tz)).date()
     return (today - timedelta(days=6), today)
 

@@ -8,8 +8,6 @@ import pytest
 from dashworld import all_rows, app, assert_clean, texts
 from sqlalchemy import create_engine, inspect
 
-from data.demo import DEMO_MARKER
-
 
 def test_embedded_default_gets_schema_and_labelled_demo_data(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
@@ -51,7 +49,3 @@ def test_unreachable_database_gives_one_error(monkeypatch: pytest.MonkeyPatch) -
     message = at.error[0].value
     assert "FLOWRUNS_DATABASE_URL" in message and "secret" not in message
     assert not at.metric
-
-
-def test_demo_marker_is_what_labels_demo_data() -> None:
-    assert DEMO_MARKER  # the caption relies on data.demo's marker, not on a copy
