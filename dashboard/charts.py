@@ -9,6 +9,8 @@ import pandas as pd
 
 from dashboard.formatting import STATUS_COLOURS, to_local_naive
 
+# Counts are whole runs: no 0.5 ticks on small ranges.
+COUNT_AXIS = alt.Axis(tickMinStep=1, format=",d")
 STATUS_ORDER = ["success", "failure", "cancelled", "running", "pending"]
 BUCKET_LABELS = {"hour": "Hour", "day": "Day", "week": "Week"}
 TIME_FORMATS = {"hour": "%Y-%m-%d %H:%M", "day": "%Y-%m-%d", "week": "week of %Y-%m-%d"}
@@ -62,7 +64,7 @@ def success_and_volume(series: pd.DataFrame, tz: str) -> alt.LayerChart:
         .encode(
             x=x,
             x2="end:T",
-            y=alt.Y("runs:Q", title="Runs"),
+            y=alt.Y("runs:Q", title="Runs", axis=COUNT_AXIS),
             y2=alt.datum(0),
             tooltip=[when, alt.Tooltip("runs:Q", title="Runs", format=",")],
         )
@@ -113,7 +115,7 @@ def status_mix(series: pd.DataFrame, tz: str) -> alt.Chart:
         .encode(
             x=x,
             x2="end:T",
-            y=alt.Y("top:Q", title="Runs"),
+            y=alt.Y("top:Q", title="Runs", axis=COUNT_AXIS),
             y2="bottom:Q",
             color=alt.Color(
                 "status:N",
@@ -162,7 +164,7 @@ def grouped_counts(series: pd.DataFrame, by: str, tz: str, title: str) -> alt.Ch
         .encode(
             x=x,
             x2="end:T",
-            y=alt.Y("top:Q", title="Runs"),
+            y=alt.Y("top:Q", title="Runs", axis=COUNT_AXIS),
             y2="bottom:Q",
             color=alt.Color(f"{by}:N", title=title),
             tooltip=[when, alt.Tooltip(f"{by}:N", title=title), alt.Tooltip("runs:Q", format=",")],

@@ -26,7 +26,14 @@ st.altair_chart(charts.grouped_counts(trend, "error_type", tz, "Error type"), wi
 view = groups.assign(
     first_seen=groups["first_seen"].map(lambda t: local_time(t, tz)),
     last_seen=groups["last_seen"].map(lambda t: local_time(t, tz)),
-).rename(columns={"first_seen": f"first seen ({tz})", "last_seen": f"last seen ({tz})"})
+).rename(
+    columns={
+        "error_type": "error type",
+        "sample_message": "sample message",
+        "first_seen": f"first seen ({tz})",
+        "last_seen": f"last seen ({tz})",
+    }
+)
 st.dataframe(view, hide_index=True, width="stretch")
 
 st.subheader("Open a group in History")
