@@ -249,3 +249,19 @@ def test_csv_export_is_exactly_the_filtered_runs(
     wanted = rows[rows.status.isin(["failure", "cancelled"])]
     assert sorted(csv["id"]) == sorted(wanted["id"])
     assert list(csv.columns) == ["id", "status", "error_message"]
+
+
+def test_results_are_cached_until_refresh(monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> None:
+    from data.db import build_engine
+    from data.demo import generate_demo
+
+    seed(sqlite_url, runs=50)
+    at = app(monkeypatch, sqlite_url, {"range": "all"})
+    assert metric(at, "Runs")[0] == "50"
+    engine = build_engine(sqlite_url)
+    generate_demo(engine, 7, days=5, now=SEED_NOW, seed=99)  # recorded meanwhile
+    engine.dispose()
+    at.run()
+    assert metric(at, "Runs")[0] == "50"  # served from st.cache_data (TTL 30 s)
+    next(b for b in at.button if b.label == "Refresh data").click().run()
+    assert metric(at, "Runs")[0] == "57"
