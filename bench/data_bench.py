@@ -5,7 +5,7 @@ into pandas, then compute), measured in the same run on the same database.
     python bench/data_bench.py --backend sqlite --runs 1000000
     python bench/data_bench.py --backend postgres --runs 1000000 --pg-admin-url postgresql+psycopg://postgres@127.0.0.1/postgres
 
-Each approach runs in its own subprocess so its peak RSS (ru_maxrss) is its own.
+Each approach runs in its own subprocess so its peak RSS (VmHWM) is its own.
 Writes a markdown table to bench/results/data_<backend>.md.
 """
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -73,6 +72,14 @@ def naive_approach(url: str, days: int) -> None:
     )
 
 
+def peak_rss_mb() -> float:
+    """VmHWM of this process. Not ru_maxrss: after fork+exec it can report the parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def child(mode: str, url: str, days: int, repeats: int) -> None:
     func = sql_approach if mode == "sql" else naive_approach
     times = []
@@ -80,7 +87,7 @@ def child(mode: str, url: str, days: int, repeats: int) -> None:
         started = time.perf_counter()
         func(url, days)
         times.append(time.perf_counter() - started)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()
     print(json.dumps({"median_s": statistics.median(times), "peak_mb": peak_mb}))
 
 
