@@ -167,3 +167,13 @@ def test_flow_breakdown_matches_pandas(client: TestClient, world: World) -> None
         )
         assert pd.Timestamp(row["last_run_at"]) == rows["started_at"].max()
     assert [row["runs"] for row in body] == sorted((row["runs"] for row in body), reverse=True)
+
+
+def test_bucket_sizes_do_not_leak_between_requests(client: TestClient, world: World) -> None:
+    """Regression: the compiled-SQL cache once reused an hourly query for daily buckets."""
+    window = {"started_after": (world.now - timedelta(days=6)).isoformat()}
+    for bucket, step in (("hour", "1h"), ("day", "1D"), ("week", "7D"), ("hour", "1h")):
+        body = get(client, world, "/stats/timeseries", bucket=bucket, **window)
+        starts = pd.to_datetime([p["bucket"] for p in body["points"]], utc=True)
+        assert body["bucket"] == bucket
+        assert (starts[1:] - starts[:-1] == pd.Timedelta(step)).all(), bucket
