@@ -112,8 +112,9 @@ class StatsResponse(PeriodStats):
     previous: PeriodStats | None = Field(description="The equally long period just before")
 
 
-class TimeseriesPoint(BaseModel):
-    bucket: datetime
+class OutcomeStats(BaseModel):
+    """Counts per status and durations of a group of runs (a time bucket, a flow)."""
+
     runs: int
     pending: int
     running: int
@@ -124,6 +125,10 @@ class TimeseriesPoint(BaseModel):
     p50_ms: float | None
     p95_ms: float | None
     success_rate: float | None = Field(description="Percent of finished runs; null if none")
+
+
+class TimeseriesPoint(OutcomeStats):
+    bucket: datetime
 
 
 class TimeseriesResponse(BaseModel):
@@ -133,19 +138,9 @@ class TimeseriesResponse(BaseModel):
     points: list[TimeseriesPoint]
 
 
-class FlowStats(BaseModel):
+class FlowStats(OutcomeStats):
     flow_id: uuid.UUID
     flow_name: str | None
-    runs: int
-    pending: int
-    running: int
-    success: int
-    failure: int
-    cancelled: int
-    avg_ms: float | None
-    p50_ms: float | None
-    p95_ms: float | None
-    success_rate: float | None = Field(description="Percent of finished runs; null if none")
     last_run_at: datetime | None
     last_failure_at: datetime | None
 
