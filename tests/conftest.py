@@ -68,7 +68,8 @@ def pg_database_url() -> Iterator[str]:
             conn.execute(text("SELECT 1"))
     except Exception as exc:  # any connection failure means "no PostgreSQL here"
         admin.dispose()
-        reason = f"PostgreSQL unreachable at {make_url(admin_url).render_as_string()}: {exc!s:.120}"
+        first_line = str(exc).strip().splitlines()[0][:160]
+        reason = f"PostgreSQL unreachable at {make_url(admin_url).render_as_string()}: {first_line}"
         if os.environ.get("FLOWRUNS_REQUIRE_POSTGRES") == "1":
             pytest.fail(reason)
         pytest.skip(reason)
