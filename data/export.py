@@ -49,6 +49,13 @@ def json_cell(value: Any) -> str:
     return neutralise(json.dumps(value, ensure_ascii=False, sort_keys=True, default=str))
 
 
+def json_text_cell(text: str | None) -> str:
+    """A JSON column read as the database's JSON text; JSON null is an empty cell."""
+    if text is None or text == "null":
+        return ""
+    return neutralise(text)
+
+
 def validate_columns(columns: Iterable[str] | None) -> tuple[str, ...]:
     if columns is None:
         return EXPORT_COLUMNS
@@ -79,11 +86,17 @@ def iter_csv(
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(chosen)
     yield buffer.getvalue()
-    for rows in iter_runs(engine, flt, chunk_size=chunk_size, include_payloads=with_payloads):
+    converters = [json_text_cell if c in PAYLOAD_FIELDS else cell for c in chosen]
+    pairs = list(zip(chosen, converters, strict=True))
+    chunks = iter_runs(
+        engine,
+        flt,
+        chunk_size=chunk_size,
+        include_payloads=with_payloads,
+        payloads_as_text=True,
+    )
+    for rows in chunks:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerows(
-            [json_cell(row[c]) if c in PAYLOAD_FIELDS else cell(row[c]) for c in chosen]
-            for row in rows
-        )
+        writer.writerows([convert(row[c]) for c, convert in pairs] for row in rows)
         yield buffer.getvalue()
