@@ -15,12 +15,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from data import migrate
 from data.db import build_engine
 from data.settings import get_settings
+
+# Local runs explore new random examples; CI replays a fixed sequence so a landing does not
+# hinge on luck (run with DATA_TESTS_EXAMPLES=300 locally for a deeper search).
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 TABLES = ("flowrun_api_key", "flow_run", "flow", '"user"')
