@@ -8,6 +8,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, inspect
 
+from data.db import DatabaseUnavailable
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -30,3 +32,10 @@ def schema_present(engine: Engine) -> bool:
     """True when the tables this app reads exist (migrated here, or a Langflow database)."""
     tables = set(inspect(engine).get_table_names())
     return {"flow_run", "flow", "user"} <= tables
+
+
+def require_schema(engine: Engine) -> None:
+    """Raise ``DatabaseUnavailable`` unless the database answers and holds our tables
+    (an unreachable server raises SQLAlchemy's OperationalError while connecting)."""
+    if not schema_present(engine):
+        raise DatabaseUnavailable("Database schema missing: run `flowruns init-db`")
