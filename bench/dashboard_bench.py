@@ -62,15 +62,15 @@ def page_calls(range_: str) -> dict[str, Callable[[], Any]]:
             da.is_demo(),
             da.count_runs(FlowRunFilter()),
         ),
-        "Overview": lambda: (da.run_stats(flt), da.run_timeseries(flt)),
+        "Overview": lambda: (da.run_stats(flt), da.run_timeseries(flt, "UTC")),
         "History (count + first page)": lambda: (
             da.count_runs(flt),
             da.list_runs(flt, sort="started_at", direction="desc", limit=50, cursor=None),
         ),
-        "Flows": lambda: (da.flow_breakdown(flt), da.count_timeseries(flt, "flow_id")),
+        "Flows": lambda: (da.flow_breakdown(flt), da.count_timeseries(flt, "flow_id", "UTC")),
         "Errors": lambda: (
             da.error_breakdown(flt),
-            da.count_timeseries(failures, "error_type"),
+            da.count_timeseries(failures, "error_type", "UTC"),
         ),
         "Retention": lambda: da.list_flows(),
     }

@@ -55,12 +55,12 @@ def _run_stats(url: str, flt: FlowRunFilter) -> q.RunStats:
     return q.run_stats(engine_for(url), flt)
 
 
-def _run_timeseries(url: str, flt: FlowRunFilter) -> pd.DataFrame:
-    return q.run_timeseries(engine_for(url), flt)
+def _run_timeseries(url: str, flt: FlowRunFilter, tz: str) -> pd.DataFrame:
+    return q.run_timeseries(engine_for(url), flt, tz=tz)
 
 
-def _count_timeseries(url: str, flt: FlowRunFilter, by: str) -> pd.DataFrame:
-    return q.count_timeseries(engine_for(url), flt, by=by)
+def _count_timeseries(url: str, flt: FlowRunFilter, by: str, tz: str) -> pd.DataFrame:
+    return q.count_timeseries(engine_for(url), flt, by=by, tz=tz)
 
 
 def _flow_breakdown(url: str, flt: FlowRunFilter) -> pd.DataFrame:
@@ -90,12 +90,13 @@ def run_stats(flt: FlowRunFilter) -> q.RunStats:
     return _cached(_run_stats)(database_url(), flt)
 
 
-def run_timeseries(flt: FlowRunFilter) -> pd.DataFrame:
-    return _cached(_run_timeseries)(database_url(), flt)
+def run_timeseries(flt: FlowRunFilter, tz: str) -> pd.DataFrame:
+    """Buckets are the hours/days/weeks of the chosen time zone."""
+    return _cached(_run_timeseries)(database_url(), flt, tz)
 
 
-def count_timeseries(flt: FlowRunFilter, by: str) -> pd.DataFrame:
-    return _cached(_count_timeseries)(database_url(), flt, by)
+def count_timeseries(flt: FlowRunFilter, by: str, tz: str) -> pd.DataFrame:
+    return _cached(_count_timeseries)(database_url(), flt, by, tz)
 
 
 def flow_breakdown(flt: FlowRunFilter) -> pd.DataFrame:

@@ -48,11 +48,19 @@ def get_timeseries(
     bucket: Annotated[
         Literal["hour", "day", "week"] | None, Query(description="Default: chosen by range")
     ] = None,
+    tz: Annotated[
+        str,
+        Query(
+            max_length=64,
+            description="IANA time zone whose hours/days/weeks (Monday) make the buckets",
+        ),
+    ] = "UTC",
 ) -> TimeseriesResponse:
-    """Per UTC bucket: runs per status, average/p50/p95 duration and success rate.
-    Empty buckets inside the window are included with zero runs."""
+    """Per bucket of the zone `tz` (each point's `bucket` is the UTC instant it starts):
+    runs per status, average/p50/p95 duration and success rate. Empty buckets inside the
+    window are included with zero runs."""
     window = with_window(flt, days)
-    frame = q.run_timeseries(engine, window, bucket=bucket)
+    frame = q.run_timeseries(engine, window, bucket=bucket, tz=tz)
     return TimeseriesResponse.model_validate(
         {
             "bucket": frame.attrs["bucket"],

@@ -20,7 +20,7 @@ if groups.empty:
 
 st.markdown(f"**{int(groups['count'].sum()):,} failures** in **{len(groups):,} groups**")
 # The trend covers the same failures the table groups.
-trend = da.count_timeseries(flt.replace(statuses=(FAILURE,)), "error_type")
+trend = da.count_timeseries(flt.replace(statuses=(FAILURE,)), "error_type", tz)
 st.altair_chart(charts.grouped_counts(trend, "error_type", tz, "Error type"), width="stretch")
 
 view = groups.assign(

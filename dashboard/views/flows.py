@@ -14,7 +14,7 @@ if table.empty:
     st.info("No runs match these filters.")
     st.stop()
 
-trend = da.count_timeseries(flt, "flow_id")
+trend = da.count_timeseries(flt, "flow_id", tz)
 trend["flow_id"] = trend["flow_id"].astype(str)
 per_bucket = trend.pivot_table(index="bucket", columns="flow_id", values="runs", fill_value=0)
 flow_ids = table["flow_id"].astype(str)

@@ -19,7 +19,7 @@ def body() -> None:
     if stats.total == 0:
         st.info("No runs match these filters. Widen the time range or clear a filter.")
         return
-    series = da.run_timeseries(flt)
+    series = da.run_timeseries(flt, tz)
     left, right = st.columns(2)
     left.subheader("Success rate and volume")
     left.altair_chart(charts.success_and_volume(series, tz), width="stretch")

@@ -1,4 +1,4 @@
-"""Runs over time: per UTC hour/day/week bucket (weeks start on Monday)."""
+"""Runs over time: per hour/day/week bucket (weeks start on Monday) in a chosen time zone."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from sqlalchemy import Engine, func, select
 from data.errors import InvalidQuery
 from data.filters import FlowRunFilter
 from data.models import FlowRun, FlowRunStatus
+from data.queries.buckets import bucket_expression, bucket_index, zone
 from data.queries.common import STATUS_VALUES, percentiles, status_count
-from data.sql_functions import BUCKETS, Bucket, duration_percentiles, time_bucket
+from data.sql_functions import BUCKETS, Bucket, duration_percentiles
 
 BUCKET_LENGTH = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
 MAX_BUCKETS = 2000
@@ -58,20 +59,16 @@ def _resolve_bucket(
     return chosen, time_range
 
 
-def _bucket_index(bucket: Bucket, time_range: tuple[datetime, datetime]) -> pd.DatetimeIndex:
-    freq = {"hour": "h", "day": "D", "week": "W-MON"}[bucket]
-    start = pd.Timestamp(time_range[0]).floor("D" if bucket != "hour" else "h")
-    if bucket == "week":
-        start = start - pd.Timedelta(days=start.weekday())
-    end = pd.Timestamp(time_range[1])
-    return pd.date_range(start, end, freq=freq, inclusive="left", name="bucket")
-
-
-def run_timeseries(engine: Engine, flt: FlowRunFilter, bucket: str | None = None) -> pd.DataFrame:
-    """Per UTC bucket: runs per status, success rate, avg/p50/p95 duration. Empty buckets
-    inside the range are present with zero runs."""
+def run_timeseries(
+    engine: Engine, flt: FlowRunFilter, bucket: str | None = None, tz: str = "UTC"
+) -> pd.DataFrame:
+    """Per bucket (hours, days or weeks of the zone ``tz``; each row's ``bucket`` is the aware
+    UTC instant it starts): runs per status, success rate, avg/p50/p95 duration. Empty
+    buckets inside the range are present with zero runs."""
+    zone_info = zone(tz)
     chosen, time_range = _resolve_bucket(engine, flt, bucket)
-    bucket_col = time_bucket(chosen, FlowRun.started_at).label("bucket")
+    expression, to_utc = bucket_expression(engine.dialect.name, chosen, zone_info, time_range)
+    bucket_col = expression.label("bucket")
     query = (
         select(
             bucket_col,
@@ -93,9 +90,9 @@ def run_timeseries(engine: Engine, flt: FlowRunFilter, bucket: str | None = None
     frame["p50_ms"] = [p[0] for p in frame["percentiles"]]
     frame["p95_ms"] = [p[1] for p in frame["percentiles"]]
     frame = frame.drop(columns="percentiles")
-    frame["bucket"] = pd.to_datetime(frame["bucket"], utc=True)
+    frame["bucket"] = to_utc(frame["bucket"])
     if time_range is not None:
-        full = _bucket_index(chosen, time_range)
+        full = bucket_index(chosen, zone_info, time_range)
         frame = frame.set_index("bucket").reindex(full.union(pd.DatetimeIndex(frame["bucket"])))
         frame.index.name = "bucket"
         counts = ["runs", *STATUS_VALUES]
@@ -111,7 +108,7 @@ def run_timeseries(engine: Engine, flt: FlowRunFilter, bucket: str | None = None
 
 
 def count_timeseries(
-    engine: Engine, flt: FlowRunFilter, by: str, bucket: str | None = None
+    engine: Engine, flt: FlowRunFilter, by: str, bucket: str | None = None, tz: str = "UTC"
 ) -> pd.DataFrame:
     """Runs per bucket and per ``by`` (flow_id, status, trigger_type or error_type): long form."""
     columns = {
@@ -122,8 +119,10 @@ def count_timeseries(
     }
     if by not in columns:
         raise InvalidQuery(f"by: must be one of {', '.join(columns)}")
-    chosen, _ = _resolve_bucket(engine, flt, bucket)
-    bucket_col = time_bucket(chosen, FlowRun.started_at).label("bucket")
+    zone_info = zone(tz)
+    chosen, time_range = _resolve_bucket(engine, flt, bucket)
+    expression, to_utc = bucket_expression(engine.dialect.name, chosen, zone_info, time_range)
+    bucket_col = expression.label("bucket")
     group_col = columns[by].label(by)
     query = (
         select(bucket_col, group_col, func.count().label("runs"))
@@ -133,7 +132,7 @@ def count_timeseries(
     )
     with engine.connect() as conn:
         frame = pd.DataFrame(conn.execute(query).mappings().all(), columns=["bucket", by, "runs"])
-    frame["bucket"] = pd.to_datetime(frame["bucket"], utc=True)
+    frame["bucket"] = to_utc(frame["bucket"])
     frame["runs"] = frame["runs"].astype("int64")
     frame.attrs["bucket"] = chosen
     return frame

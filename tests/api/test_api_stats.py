@@ -177,3 +177,34 @@ def test_bucket_sizes_do_not_leak_between_requests(client: TestClient, world: Wo
         starts = pd.to_datetime([p["bucket"] for p in body["points"]], utc=True)
         assert body["bucket"] == bucket
         assert (starts[1:] - starts[:-1] == pd.Timedelta(step)).all(), bucket
+
+
+def test_timeseries_days_of_another_time_zone(client: TestClient, world: World) -> None:
+    """tz=Asia/Tokyo: buckets start at Tokyo midnight (15:00 UTC); counts follow pandas."""
+    end = pd.Timestamp(world.now).floor("D")
+    start = end - pd.Timedelta(days=6)
+    body = get(
+        client,
+        world,
+        "/stats/timeseries",
+        started_after=start.isoformat(),
+        started_before=end.isoformat(),
+        bucket="day",
+        tz="Asia/Tokyo",
+    )
+    points = pd.DataFrame(body["points"])
+    buckets = pd.to_datetime(points["bucket"], utc=True)
+    assert set(buckets.dt.tz_convert("Asia/Tokyo").dt.hour) == {0}
+    rows = between(world.truth, start, end)
+    local_days = rows["started_at"].dt.tz_convert("Asia/Tokyo").dt.normalize().dt.tz_convert("UTC")
+    expected = local_days.value_counts()
+    got = dict(zip(buckets, points["runs"], strict=True))
+    assert {b: n for b, n in got.items() if n} == expected.to_dict()
+
+
+def test_timeseries_unknown_time_zone_is_422(client: TestClient, world: World) -> None:
+    response = client.get(
+        API + "/stats/timeseries", params={"tz": "Mars/Olympus"}, headers=world.headers("admin")
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"] == "tz: unknown time zone 'Mars/Olympus'"
