@@ -22,6 +22,9 @@ SORT_LABELS = {
 }
 PAGE_SIZES = (25, 50, 100, 200)
 
+# Above this many runs the History page points to the streaming exports (CLI, API).
+LARGE_EXPORT = 200_000
+
 
 def current_cursor(signature: Any) -> str | None:
     """The cursor of the page on screen; back to page 1 when filter or order changed."""

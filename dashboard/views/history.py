@@ -74,3 +74,9 @@ with st.expander(f"Export these {total:,} runs as CSV"):
         mime="text/csv", disabled=not columns, on_click="ignore", icon=":material/download:",
     )  # fmt: skip
     st.caption("All matching runs (not only this page), streamed in chunks; times in UTC.")
+    if total > rt.LARGE_EXPORT:
+        # The browser download is assembled in this process before it is sent.
+        st.caption(
+            f"Over {rt.LARGE_EXPORT:,} runs: `flowruns export` or the API's `/export.csv` stream "
+            "the same CSV with constant memory."
+        )

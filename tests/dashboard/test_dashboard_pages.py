@@ -265,3 +265,18 @@ def test_results_are_cached_until_refresh(monkeypatch: pytest.MonkeyPatch, sqlit
     assert metric(at, "Runs")[0] == "50"  # served from st.cache_data (TTL 30 s)
     next(b for b in at.button if b.label == "Refresh data").click().run()
     assert metric(at, "Runs")[0] == "57"
+
+
+def test_large_exports_point_to_the_streaming_exports(
+    monkeypatch: pytest.MonkeyPatch, sqlite_url: str
+) -> None:
+    import dashboard.runs_table as rt
+
+    seed(sqlite_url)
+    at = app(monkeypatch, sqlite_url, {"range": "all"})
+    at.switch_page("views/history.py").run()
+    hint = "stream the same CSV with constant memory"
+    assert not any(hint in c.value for c in at.caption)
+    monkeypatch.setattr(rt, "LARGE_EXPORT", matched_total(at) - 1)
+    at.run()
+    assert any(hint in c.value for c in at.caption)
