@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from api.deps import current_principal
 from api.errors import install_error_handlers
 from api.routes import deletion, export, health, recording, runs, stats
+from data.settings import get_settings
 
 API_PREFIX = "/api/v1/flow-runs"
 
@@ -22,6 +24,20 @@ def flow_runs_router() -> APIRouter:
     return router
 
 
+def add_cors(app: FastAPI, origins: list[str]) -> None:
+    """Let a browser front end on ``origins`` (e.g. the kozmoai UI) call the API and read
+    the paging headers. Nothing is added when no origin is configured."""
+    if not origins:
+        return
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=origins,
+        allow_methods=["GET", "POST", "PATCH", "DELETE"],
+        allow_headers=["x-api-key", "authorization", "content-type"],
+        expose_headers=["X-Total-Count", "Link", "X-Next-Cursor", "Content-Disposition"],
+    )
+
+
 def create_app(database_url: str | None = None) -> FastAPI:
     """The API over ``database_url`` (default: ``FLOWRUNS_DATABASE_URL``, else the
     embedded SQLite file). The engine is created lazily, on the first request."""
@@ -32,6 +48,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     )
     app.state.database_url = database_url
     install_error_handlers(app)
+    add_cors(app, get_settings().cors_origin_list)
     app.include_router(health.router)
     app.include_router(flow_runs_router())
     return app

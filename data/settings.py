@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     read_only: bool = Field(default=False, description="Dashboard hides destructive controls.")
     demo_runs: int = Field(default=50_000, ge=0, description="Demo runs seeded on first start.")
     cache_ttl_seconds: int = Field(default=30, ge=0)
+    cors_origins: str = Field(
+        default="",
+        description="Comma-separated browser origins allowed to call the REST API.",
+    )
     retention_max_age_days: int | None = Field(default=None, ge=1)
     retention_max_runs_per_flow: int | None = Field(default=None, ge=1)
     retention_failure_max_age_days: int | None = Field(default=None, ge=1)
@@ -37,6 +41,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{DEFAULT_SQLITE_PATH.as_posix()}"
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
     @property
     def uses_embedded_default(self) -> bool:
