@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import altair as alt
 import pandas as pd
@@ -109,23 +110,13 @@ def status_mix(series: pd.DataFrame, tz: str) -> alt.Chart:
     x, when = _time_axis(frame)
     present = [s for s in STATUS_ORDER if s in frame.columns]
     long = _stacked(frame, present, "status", "n")
-    return (
-        alt.Chart(long)
-        .mark_bar()
-        .encode(
-            x=x,
-            x2="end:T",
-            y=alt.Y("top:Q", title="Runs", axis=COUNT_AXIS),
-            y2="bottom:Q",
-            color=alt.Color(
-                "status:N",
-                scale=alt.Scale(domain=present, range=[STATUS_COLOURS[s] for s in present]),
-                title="Status",
-            ),
-            tooltip=[when, "status:N", alt.Tooltip("n:Q", title="Runs", format=",")],
-        )
-        .properties(height=260)
+    colour = alt.Color(
+        "status:N",
+        scale=alt.Scale(domain=present, range=[STATUS_COLOURS[s] for s in present]),
+        title="Status",
     )
+    tooltip = [when, "status:N", alt.Tooltip("n:Q", title="Runs", format=",")]
+    return _stacked_bars(long, x, colour, tooltip)
 
 
 def by_trigger(trigger_counts: Mapping[str, int]) -> alt.Chart:
@@ -158,6 +149,12 @@ def grouped_counts(series: pd.DataFrame, by: str, tz: str, title: str) -> alt.Ch
     frame = frame.sort_values(["time", by])
     frame["top"] = frame.groupby("time")["runs"].cumsum()
     frame["bottom"] = frame["top"] - frame["runs"]
+    tooltip = [when, alt.Tooltip(f"{by}:N", title=title), alt.Tooltip("runs:Q", format=",")]
+    return _stacked_bars(frame, x, alt.Color(f"{by}:N", title=title), tooltip)
+
+
+def _stacked_bars(frame: pd.DataFrame, x: Any, colour: Any, tooltip: list[Any]) -> alt.Chart:
+    """Bars per time bucket stacked from precomputed ``bottom``/``top`` run counts."""
     return (
         alt.Chart(frame)
         .mark_bar()
@@ -166,8 +163,8 @@ def grouped_counts(series: pd.DataFrame, by: str, tz: str, title: str) -> alt.Ch
             x2="end:T",
             y=alt.Y("top:Q", title="Runs", axis=COUNT_AXIS),
             y2="bottom:Q",
-            color=alt.Color(f"{by}:N", title=title),
-            tooltip=[when, alt.Tooltip(f"{by}:N", title=title), alt.Tooltip("runs:Q", format=",")],
+            color=colour,
+            tooltip=tooltip,
         )
         .properties(height=260)
     )
