@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     ForeignKey,
     Index,
@@ -56,6 +57,9 @@ class TriggerType(StrEnum):
     SCHEDULE = "schedule"
     # "cron" is what the original seed data and UI filter used for scheduled runs.
     CRON = "cron"
+
+
+DURATION_TYPE = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def utcnow() -> datetime:
@@ -110,7 +114,9 @@ class FlowRun(Base):
     )
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    duration_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # 64-bit on PostgreSQL (kozmoai's int4 overflows after 24.8 days); SQLite's INTEGER
+    # already holds 64 bits, so it stays INTEGER there and no table is rebuilt.
+    duration_ms: Mapped[int | None] = mapped_column(DURATION_TYPE, nullable=True)
     inputs: Mapped[Any | None] = mapped_column(JSON, nullable=True)
     outputs: Mapped[Any | None] = mapped_column(JSON, nullable=True)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -169,3 +175,44 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class AuditEntry(Base):
+    """One delete operation (or its dry run): who, when, through which surface, the exact
+    criteria and how far it got. Written before the work starts, updated per batch;
+    retention never prunes this table."""
+
+    __tablename__ = "flowrun_audit"
+    __table_args__ = (Index("ix_flowrun_audit_actor_user_id_at", "actor_user_id", "at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # No foreign key: the entry outlives the user (and the name is kept in ``actor``).
+    actor_user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    surface: Mapped[str] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(20))
+    criteria: Mapped[str] = mapped_column(Text)
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    matched: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    affected: Mapped[int] = mapped_column(BigInteger, default=0)
+    batches: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20))
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class StoredRetentionPolicy(Base):
+    """The retention policy edited on the Retention page: one row (id 1). When absent,
+    the ``FLOWRUNS_RETENTION_*`` settings are the policy."""
+
+    __tablename__ = "flowrun_retention_policy"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    max_age_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_runs_per_flow: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # {"failure": 90, ...} as JSON text
+    status_max_age_days: Mapped[str] = mapped_column(Text, default="{}")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(200))

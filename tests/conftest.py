@@ -30,7 +30,14 @@ if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-TABLES = ("flowrun_api_key", "flow_run", "flow", '"user"')
+TABLES = (
+    "flowrun_api_key",
+    "flow_run",
+    "flow",
+    '"user"',
+    "flowrun_audit",
+    "flowrun_retention_policy",
+)
 
 
 @pytest.fixture(autouse=True)

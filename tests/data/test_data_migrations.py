@@ -22,7 +22,14 @@ from data.filters import FlowRunFilter
 from data.models import Base
 
 VERSION_TABLE = "flowruns_alembic_version"
-APP_TABLES = {"user", "flow", "flow_run", "flowrun_api_key"}
+APP_TABLES = {
+    "user",
+    "flow",
+    "flow_run",
+    "flowrun_api_key",
+    "flowrun_audit",
+    "flowrun_retention_policy",
+}
 EXPECTED_FLOW_RUN_INDEXES = {
     "ix_flow_run_flow_id",
     "ix_flow_run_user_id",
@@ -62,6 +69,11 @@ def index_names(engine: Engine) -> set[str]:
         for index in inspector.get_indexes(table)
         if index["name"]
     }
+
+
+def duration_type(engine: Engine) -> str:
+    [column] = [c for c in inspect(engine).get_columns("flow_run") if c["name"] == "duration_ms"]
+    return str(column["type"])
 
 
 def assert_migrated(engine: Engine) -> None:
@@ -161,6 +173,7 @@ def test_upgrading_a_langflow_database_keeps_its_tables_and_rows(fresh_url: str)
         inspector = inspect(engine)
         tables = set(inspector.get_table_names())
         assert tables == APP_TABLES | {VERSION_TABLE, "alembic_version"}
+        assert duration_type(engine) == ("BIGINT" if postgres else "INTEGER")
         assert {i["name"] for i in inspector.get_indexes("flow_run")} >= EXPECTED_FLOW_RUN_INDEXES
         # Langflow's own columns and migration history are untouched.
         assert "folder_id" in {c["name"] for c in inspector.get_columns("flow")}
@@ -186,6 +199,7 @@ def test_upgrading_a_langflow_database_keeps_its_tables_and_rows(fresh_url: str)
             "alembic_version",
             VERSION_TABLE,
         }
+        assert duration_type(engine) == "INTEGER"  # Langflow's own type again
         assert {i["name"] for i in inspector.get_indexes("flow_run")} == {
             "ix_flow_run_flow_id",
             "ix_flow_run_status",
@@ -202,3 +216,81 @@ def test_upgrading_a_langflow_database_keeps_its_tables_and_rows(fresh_url: str)
         )
     finally:
         engine.dispose()
+
+
+FORTY_DAYS_MS = 40 * 86_400_000  # past the 32-bit limit (about 24.8 days)
+
+
+def _insert_long_run(engine: Engine, duration_ms: int) -> uuid.UUID:
+    user_id, flow_id, run_id = (uuid.uuid4() for _ in range(3))
+    ident = str if engine.dialect.name == "postgresql" else (lambda u: u.hex)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                'INSERT INTO "user" (id, username, password, is_active, is_superuser,'
+                " create_at, updated_at) VALUES (:id, :name, '', TRUE, FALSE,"
+                " '2024-01-01 00:00:00', '2024-01-01 00:00:00')"
+            ),
+            {"id": ident(user_id), "name": f"u{run_id.hex[:6]}"},
+        )
+        conn.execute(
+            text("INSERT INTO flow (id, name, user_id, updated_at) VALUES (:id, 'f', :u, :t)"),
+            {"id": ident(flow_id), "u": ident(user_id), "t": "2024-01-01 00:00:00"},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO flow_run (id, flow_id, status, started_at, duration_ms)"
+                " VALUES (:id, :flow, 'failure', '2024-01-02 03:04:05', :ms)"
+            ),
+            {"id": ident(run_id), "flow": ident(flow_id), "ms": duration_ms},
+        )
+    return run_id
+
+
+def _durations(engine: Engine) -> list[int | None]:
+    with engine.connect() as conn:
+        return list(conn.execute(text("SELECT duration_ms FROM flow_run")).scalars())
+
+
+def test_long_durations_are_stored_and_a_lossy_downgrade_is_refused(fresh_url: str) -> None:
+    postgres = fresh_url.startswith("postgresql")
+    migrate.upgrade(fresh_url)
+    engine = build_engine(fresh_url)
+    try:
+        assert duration_type(engine) == ("BIGINT" if postgres else "INTEGER")
+        _insert_long_run(engine, FORTY_DAYS_MS)
+        assert _durations(engine) == [FORTY_DAYS_MS]
+        if postgres:
+            with pytest.raises(RuntimeError, match=r"refusing to downgrade: 1 flow_run row"):
+                migrate.downgrade(fresh_url, "0001")
+            # Refused before any change: still at 0002, column and value intact.
+            assert duration_type(engine) == "BIGINT"
+            assert "flowrun_audit" in inspect(engine).get_table_names()
+            assert _durations(engine) == [FORTY_DAYS_MS]
+            with engine.begin() as conn:
+                conn.execute(text("UPDATE flow_run SET duration_ms = 2147483647"))
+        migrate.downgrade(fresh_url, "0001")
+        assert duration_type(engine) == "INTEGER"
+        tables = set(inspect(engine).get_table_names())
+        assert not tables & {"flowrun_audit", "flowrun_retention_policy"}
+        assert _durations(engine) == [2147483647 if postgres else FORTY_DAYS_MS]
+        with engine.connect() as conn:
+            version = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar_one()
+        assert version == "0001"
+        migrate.upgrade(fresh_url)
+        assert_migrated(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_int4_flow_run_cannot_hold_forty_days(pg_database_url: str) -> None:
+    """Why 0002 exists: at 0001 (kozmoai's int4) the same value is out of range."""
+    with temporary_pg_database("flowruns_int4") as url:
+        migrate.upgrade(url, "0001")
+        engine = build_engine(url)
+        try:
+            with pytest.raises(Exception, match="out of range"):
+                _insert_long_run(engine, FORTY_DAYS_MS)
+        finally:
+            engine.dispose()
