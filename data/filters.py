@@ -34,6 +34,7 @@ class FlowRunFilter(BaseModel):
     exclude_statuses: tuple[str, ...] = Field(default=(), max_length=MAX_FILTER_VALUES)
     trigger_types: tuple[str, ...] = Field(default=(), max_length=MAX_FILTER_VALUES)
     user_id: uuid.UUID | None = None
+    run_id: uuid.UUID | None = None
     session_id: str | None = Field(default=None, max_length=500)
     started_after: datetime | None = None
     started_before: datetime | None = None
@@ -119,6 +120,8 @@ class FlowRunFilter(BaseModel):
             found.append(run.user_id == self.user_id)
         if self.session_id is not None:
             found.append(run.session_id == self.session_id)
+        if self.run_id is not None:
+            found.append(run.id == self.run_id)
         if self.started_after is not None:
             found.append(run.started_at >= literal(self.started_after, UTCRangeBound()))
         if self.started_before is not None:

@@ -270,3 +270,10 @@ def list_flows(engine: Engine, user_id: uuid.UUID | None = None) -> list[tuple[u
         query = query.where(Flow.user_id == user_id)
     with engine.connect() as conn:
         return [(row.id, row.name) for row in conn.execute(query)]
+
+
+def list_users(engine: Engine) -> list[tuple[uuid.UUID, str]]:
+    """(id, username) of every user, by username; for the user filter picker."""
+    query = select(User.id, User.username).order_by(User.username, User.id)
+    with engine.connect() as conn:
+        return [(row.id, row.username) for row in conn.execute(query)]
