@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
@@ -263,13 +263,29 @@ def iter_runs(
         key = (rows[-1]["started_at"], rows[-1]["id"])
 
 
-def list_flows(engine: Engine, user_id: uuid.UUID | None = None) -> list[tuple[uuid.UUID, str]]:
-    """(id, name) of every flow, by name; for filter pickers."""
-    query = select(Flow.id, Flow.name).order_by(Flow.name, Flow.id)
+class FlowChoice(NamedTuple):
+    id: uuid.UUID
+    name: str
+    owner: str | None  # the owner's username; None for flows without (or with a gone) owner
+
+
+def list_flow_choices(engine: Engine, user_id: uuid.UUID | None = None) -> list[FlowChoice]:
+    """Every flow with its owner, by name: names repeat across owners, so pickers need
+    the owner (and the id) to tell flows apart."""
+    query = (
+        select(Flow.id, Flow.name, User.username)
+        .outerjoin(User, User.id == Flow.user_id)
+        .order_by(Flow.name, Flow.id)
+    )
     if user_id is not None:
         query = query.where(Flow.user_id == user_id)
     with engine.connect() as conn:
-        return [(row.id, row.name) for row in conn.execute(query)]
+        return [FlowChoice(row.id, row.name, row.username) for row in conn.execute(query)]
+
+
+def list_flows(engine: Engine, user_id: uuid.UUID | None = None) -> list[tuple[uuid.UUID, str]]:
+    """(id, name) of every flow, by name; for filter pickers."""
+    return [(flow.id, flow.name) for flow in list_flow_choices(engine, user_id)]
 
 
 def list_users(engine: Engine) -> list[tuple[uuid.UUID, str]]:
