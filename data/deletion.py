@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, delete, func, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
+from data.audit import AuditContext, AuditHandle, audited, filter_criteria
 from data.errors import InvalidQuery
 from data.filters import FlowRunFilter
 from data.models import FlowRun, FlowRunStatus, utcnow
@@ -18,12 +19,29 @@ Progress = Callable[[int, int], None]
 """Called after each batch with (deleted so far, total to delete)."""
 
 
-def delete_run(engine: Engine, run_id: uuid.UUID, scope: FlowRunFilter | None = None) -> bool:
+def delete_run(
+    engine: Engine,
+    run_id: uuid.UUID,
+    scope: FlowRunFilter | None = None,
+    *,
+    audit: AuditContext | None = None,
+) -> bool:
     """Delete one run; False if it does not exist or ``scope`` excludes it."""
-    where = (scope or FlowRunFilter()).where()
-    with engine.begin() as conn:
-        result = conn.execute(delete(FlowRun).where(FlowRun.id == run_id, where))
-    return bool(result.rowcount)
+    flt = scope or FlowRunFilter()
+    criteria = {"run_id": str(run_id), "scope": filter_criteria(flt)}
+    audit_entry = audited(engine, audit, "delete_run", criteria, dry_run=False)
+    with audit_entry as entry, engine.begin() as conn:
+        deleted = conn.execute(delete(FlowRun).where(FlowRun.id == run_id, flt.where()))
+        entry.matched = deleted.rowcount
+        entry.record_batch(conn, deleted.rowcount)
+    return bool(deleted.rowcount)
+
+
+def resolve_batch_size(batch_size: int | None) -> int:
+    size = get_settings().delete_batch_size if batch_size is None else batch_size
+    if size < 1:
+        raise InvalidQuery("batch_size: must be 1 or more")
+    return size
 
 
 def count_where(engine: Engine, where: ColumnElement[bool]) -> int:
@@ -39,16 +57,19 @@ def delete_where(
     *,
     batch_size: int | None = None,
     progress: Progress | None = None,
+    entry: AuditHandle | None = None,
 ) -> int:
     """Delete every run matching ``where``, ``batch_size`` rows per transaction.
 
     Short transactions keep writers unblocked; on SQLite the WAL is truncated after
-    each batch, since with concurrent readers it otherwise grows without bound.
+    each batch, since with concurrent readers it otherwise grows without bound. The
+    audit ``entry`` is updated inside each batch's transaction: it never disagrees
+    with what was really deleted, even after a kill.
     """
-    size = batch_size or get_settings().delete_batch_size
-    if size < 1:
-        raise InvalidQuery("batch_size: must be 1 or more")
+    size = resolve_batch_size(batch_size)
     total = count_where(engine, where)
+    if entry is not None:
+        entry.matched = total
     deleted = 0
     while deleted < total or total == 0:
         with engine.begin() as conn:
@@ -56,6 +77,8 @@ def delete_where(
             if not ids:
                 break
             conn.execute(delete(FlowRun).where(FlowRun.id.in_(ids)))
+            if entry is not None:
+                entry.record_batch(conn, deleted + len(ids))
         deleted += len(ids)
         if engine.dialect.name == "sqlite":
             with engine.connect() as conn:
@@ -114,8 +137,10 @@ def delete_runs(
     scope_user_id: uuid.UUID | None = None,
     batch_size: int | None = None,
     progress: Progress | None = None,
+    audit: AuditContext | None = None,
 ) -> int:
-    """Bulk delete with protections (see ``bulk_delete_filter``); dry-run returns the count."""
+    """Bulk delete with protections (see ``bulk_delete_filter``); dry-run returns the count.
+    A refused request deletes nothing and writes no audit entry; any other one writes one."""
     effective = bulk_delete_filter(
         flt,
         older_than_days=older_than_days,
@@ -123,6 +148,27 @@ def delete_runs(
         include_active=include_active,
         scope_user_id=scope_user_id,
     )
-    if dry_run:
-        return count_where(engine, effective.where())
-    return delete_where(engine, effective.where(), batch_size=batch_size, progress=progress)
+    size = resolve_batch_size(batch_size)
+    criteria = {
+        "filter": filter_criteria(effective),
+        "requested": {
+            "filter": filter_criteria(flt),
+            "older_than_days": older_than_days,
+            "all": delete_all,
+            "include_active": include_active,
+        },
+        "batch_size": size,
+    }
+    with audited(engine, audit, "bulk_delete", criteria, dry_run=dry_run) as entry:
+        if dry_run:
+            entry.matched = count_where(engine, effective.where())
+            return entry.matched
+        return delete_where(
+            engine, effective.where(), batch_size=size, progress=progress, entry=entry
+        )
+
+
+def count_deletable(engine: Engine, flt: FlowRunFilter) -> int:
+    """What ``delete_runs(flt)`` would delete now, without an audit entry: the
+    dashboard's re-count just before it deletes what was previewed (a read, not a delete)."""
+    return count_where(engine, bulk_delete_filter(flt).where())

@@ -6,16 +6,20 @@ dry run counts exactly the rows a real prune deletes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, and_, false, func, or_, select
+from sqlalchemy import Engine, and_, delete, false, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from data.deletion import Progress, count_where, delete_where
+from data.audit import AuditContext, audited
+from data.db import session_scope
+from data.deletion import Progress, count_where, delete_where, resolve_batch_size
 from data.errors import InvalidQuery
-from data.models import FlowRun, FlowRunStatus, utcnow
+from data.models import FlowRun, FlowRunStatus, StoredRetentionPolicy, utcnow
 from data.queries.listing import after_cursor
 from data.settings import Settings
 
@@ -45,6 +49,13 @@ class RetentionPolicy:
             and self.max_runs_per_flow is None
             and not self.status_max_age_days
         )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "max_age_days": self.max_age_days,
+            "max_runs_per_flow": self.max_runs_per_flow,
+            "status_max_age_days": dict(sorted(self.status_max_age_days.items())),
+        }
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RetentionPolicy:
@@ -102,6 +113,31 @@ def _count_rule(engine: Engine, keep: int) -> ColumnElement[bool]:
     return or_(*per_flow) if per_flow else false()
 
 
+def _rules(
+    engine: Engine, policy: RetentionPolicy, now: datetime
+) -> tuple[dict[str, ColumnElement[bool]], ColumnElement[bool]]:
+    """Each rule's condition (finished runs only), and their union."""
+    if policy.is_empty:
+        raise InvalidQuery("retention policy is empty: set a max age or a max run count")
+    rules = _age_rules(policy, now)
+    if policy.max_runs_per_flow is not None:
+        rules["max_runs_per_flow"] = _count_rule(engine, policy.max_runs_per_flow)
+    protected = FlowRun.status.not_in(FlowRunStatus.active())
+    guarded = {name: and_(protected, rule) for name, rule in rules.items()}
+    return guarded, and_(protected, or_(*rules.values()))
+
+
+def _count_by_rule(engine: Engine, rules: Mapping[str, ColumnElement[bool]]) -> dict[str, int]:
+    return {name: count_where(engine, rule) for name, rule in rules.items()}
+
+
+def preview_prune(engine: Engine, policy: RetentionPolicy, *, now: datetime) -> PruneResult:
+    """What ``policy`` would prune at ``now``, without an audit entry: a read, used to
+    show a policy's effect before saving it and to re-count just before a prune."""
+    rules, union = _rules(engine, policy, now)
+    return PruneResult(count_where(engine, union), _count_by_rule(engine, rules), dry_run=True)
+
+
 def prune(
     engine: Engine,
     policy: RetentionPolicy,
@@ -110,16 +146,68 @@ def prune(
     now: datetime | None = None,
     batch_size: int | None = None,
     progress: Progress | None = None,
+    audit: AuditContext | None = None,
 ) -> PruneResult:
+    """Apply ``policy`` (or count it, ``dry_run``), writing one audit entry."""
     if policy.is_empty:
         raise InvalidQuery("retention policy is empty: set a max age or a max run count")
-    rules = _age_rules(policy, now or utcnow())
-    if policy.max_runs_per_flow is not None:
-        rules["max_runs_per_flow"] = _count_rule(engine, policy.max_runs_per_flow)
-    protected = FlowRun.status.not_in(FlowRunStatus.active())
-    by_rule = {name: count_where(engine, and_(protected, rule)) for name, rule in rules.items()}
-    union = and_(protected, or_(*rules.values()))
-    if dry_run:
-        return PruneResult(total=count_where(engine, union), by_rule=by_rule, dry_run=True)
-    deleted = delete_where(engine, union, batch_size=batch_size, progress=progress)
+    at = now or utcnow()
+    size = resolve_batch_size(batch_size)
+    criteria = {"policy": policy.as_dict(), "now": at.isoformat(), "batch_size": size}
+    with audited(engine, audit, "prune", criteria, dry_run=dry_run) as entry:
+        rules, union = _rules(engine, policy, at)
+        by_rule = _count_by_rule(engine, rules)
+        if dry_run:
+            entry.matched = count_where(engine, union)
+            return PruneResult(total=entry.matched, by_rule=by_rule, dry_run=True)
+        deleted = delete_where(engine, union, batch_size=size, progress=progress, entry=entry)
     return PruneResult(total=deleted, by_rule=by_rule, dry_run=False)
+
+
+@dataclass(frozen=True)
+class EffectivePolicy:
+    policy: RetentionPolicy
+    # "database" (edited on the Retention page) or "settings" (FLOWRUNS_RETENTION_*)
+    source: str
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+
+
+POLICY_ROW_ID = 1
+
+
+def effective_policy(engine: Engine, settings: Settings) -> EffectivePolicy:
+    """The stored policy; the ``FLOWRUNS_RETENTION_*`` settings when none is stored."""
+    with session_scope(engine) as session:
+        row = session.get(StoredRetentionPolicy, POLICY_ROW_ID)
+        if row is None:
+            return EffectivePolicy(RetentionPolicy.from_settings(settings), "settings")
+        try:
+            ages = {str(k): int(v) for k, v in json.loads(row.status_max_age_days).items()}
+            policy = RetentionPolicy(row.max_age_days, row.max_runs_per_flow, ages)
+        except (ValueError, TypeError, AttributeError, InvalidQuery) as exc:
+            # Never apply a policy we cannot read exactly: refuse with the reason.
+            raise InvalidQuery(
+                f"stored retention policy is invalid ({exc}); save it again"
+            ) from None
+        return EffectivePolicy(policy, "database", row.updated_at, row.updated_by)
+
+
+def save_policy(engine: Engine, policy: RetentionPolicy, updated_by: str) -> None:
+    values = policy.as_dict()
+    with session_scope(engine) as session:
+        row = session.get(StoredRetentionPolicy, POLICY_ROW_ID)
+        if row is None:
+            row = StoredRetentionPolicy(id=POLICY_ROW_ID)
+            session.add(row)
+        row.max_age_days = values["max_age_days"]
+        row.max_runs_per_flow = values["max_runs_per_flow"]
+        row.status_max_age_days = json.dumps(values["status_max_age_days"])
+        row.updated_at = utcnow()
+        row.updated_by = updated_by[:200]
+
+
+def clear_policy(engine: Engine) -> None:
+    """Forget the stored policy: the settings are the policy again."""
+    with session_scope(engine) as session:
+        session.execute(delete(StoredRetentionPolicy))
