@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import and_, literal, true
+from sqlalchemy import and_, literal, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from data.errors import InvalidQuery
@@ -131,8 +131,14 @@ class FlowRunFilter(BaseModel):
         if self.max_duration_ms is not None:
             found.append(run.duration_ms <= self.max_duration_ms)
         if self.error_contains is not None:
+            # The message or the type: "timeout" finds TimeoutError runs whatever the text.
             needle = self.error_contains.lower()
-            found.append(lower_text(run.error_message).contains(needle, autoescape=True))
+            found.append(
+                or_(
+                    lower_text(run.error_message).contains(needle, autoescape=True),
+                    lower_text(run.error_type).contains(needle, autoescape=True),
+                )
+            )
         if self.error_types:
             found.append(run.error_type.in_(self.error_types))
         if self.error_signature is not None:
