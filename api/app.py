@@ -7,7 +7,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api.deps import current_principal
 from api.errors import install_error_handlers
-from api.routes import deletion, export, health, recording, runs, stats
+from api.routes import audit, deletion, export, health, recording, runs, stats
 from data.settings import get_settings
 
 API_PREFIX = "/api/v1/flow-runs"
@@ -51,4 +51,5 @@ def create_app(database_url: str | None = None) -> FastAPI:
     add_cors(app, get_settings().cors_origin_list)
     app.include_router(health.router)
     app.include_router(flow_runs_router())
+    app.include_router(audit.router)
     return app

@@ -12,6 +12,8 @@ from api.errors import ERROR_RESPONSES
 from api.params import RequestFilter
 from api.routes.runs import NOT_FOUND
 from api.schemas import DeleteResult, ErrorResponse
+from data.accounts import Principal
+from data.audit import AuditContext
 from data.deletion import delete_run, delete_runs
 from data.errors import InvalidQuery, NotFound
 from data.filters import FlowRunFilter
@@ -26,6 +28,10 @@ REFUSED: dict[int | str, dict[str, Any]] = {
 }
 
 
+def audit_context(principal: Principal) -> AuditContext:
+    return AuditContext.api(principal.user_id, principal.username)
+
+
 def deleted_message(count: int, dry_run: bool) -> str:
     return f"{'Would delete' if dry_run else 'Deleted'} {count} flow run(s)"
 
@@ -36,7 +42,8 @@ def deleted_message(count: int, dry_run: bool) -> str:
     summary="Delete one run",
 )
 def delete_one(run_id: uuid.UUID, engine: EngineDep, principal: PrincipalDep) -> DeleteResult:
-    if not delete_run(engine, run_id, scope=scoped(FlowRunFilter(), principal)):
+    scope = scoped(FlowRunFilter(), principal)
+    if not delete_run(engine, run_id, scope=scope, audit=audit_context(principal)):
         raise NotFound(f"Flow run {run_id} not found")
     return DeleteResult(deleted=1, message=deleted_message(1, False))
 
@@ -72,6 +79,7 @@ def delete_many(
             include_active=include_active,
             dry_run=dry_run,
             scope_user_id=scope_user_id(principal),
+            audit=audit_context(principal),
         )
     except InvalidQuery as exc:  # the protections: a refused request, not a malformed one
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
