@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, InvalidRequestError
 from sqlalchemy.orm import Session, sessionmaker
 
-from data.settings import get_settings
+from data.json_values import tolerant_loads
+from data.settings import SettingsError, get_settings
 from data.sqlite_functions import register_sqlite_functions
 
 
@@ -20,35 +22,87 @@ class DatabaseUnavailable(RuntimeError):
     """The database cannot be reached, or its schema is missing."""
 
 
-def _configure_sqlite(engine: Engine) -> None:
+class InvalidDatabaseUrl(SettingsError):
+    """The database URL cannot be parsed or names a database this app does not support."""
+
+
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+DEFAULT_BUSY_TIMEOUT_MS = 15_000
+
+
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         # WAL lets the dashboard read while a recorder or a prune writes.
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        # Another engine may have stored bytes that are not UTF-8: read them with U+FFFD
+        # instead of failing the whole query (sqlite3 raises on the first such value).
+        dbapi_connection.text_factory = _lenient_text
         register_sqlite_functions(dbapi_connection)
 
 
-def build_engine(url: str) -> Engine:
-    """A new engine for ``url`` with the per-dialect settings this app relies on."""
-    parsed = make_url(url)
-    kwargs: dict[str, Any] = {"future": True}
+def _lenient_text(raw: bytes) -> str:
+    return str(raw, "utf-8", "replace")
+
+
+def parse_database_url(url: str) -> URL:
+    """The parsed URL; ``InvalidDatabaseUrl`` (never echoing the URL, which may hold a
+    password) when it is malformed or not SQLite/PostgreSQL."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise InvalidDatabaseUrl(
+            "database URL: cannot be parsed (expected e.g. sqlite:///path/to/file.db "
+            "or postgresql+psycopg://user@host:5432/db)"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend not in SUPPORTED_BACKENDS:
+        raise InvalidDatabaseUrl(
+            f"database URL: {backend!r} is not supported (use sqlite:/// or postgresql+psycopg://)"
+        )
+    return parsed
+
+
+def _prepare_sqlite_folder(database: str | None) -> None:
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    try:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatabaseUnavailable(
+            f"cannot create the folder of the SQLite file {database}: {exc.strerror or exc}"
+        ) from None
+
+
+def build_engine(url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> Engine:
+    """A new engine for ``url`` with the per-dialect settings this app relies on.
+
+    ``busy_timeout_ms`` bounds how long a SQLite write waits for another writer's lock
+    (the recorder uses a short one so it never stalls the work it records).
+    """
+    parsed = parse_database_url(url)
+    # Stored JSON is decoded leniently: one bad value written by another engine (NaN,
+    # lone surrogates, invalid text, deep nesting) degrades instead of failing reads.
+    kwargs: dict[str, Any] = {"future": True, "json_deserializer": tolerant_loads}
     if parsed.get_backend_name() == "sqlite":
-        database = parsed.database
-        if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 15}
-    elif parsed.get_backend_name() == "postgresql":
+        _prepare_sqlite_folder(parsed.database)
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout_ms / 1000}
+    else:
         # Buckets from date_trunc follow the session time zone: pin it to UTC.
         kwargs["connect_args"] = {"options": "-c timezone=utc", "connect_timeout": 5}
         kwargs["pool_pre_ping"] = True
-    engine = create_engine(parsed, **kwargs)
+    try:
+        engine = create_engine(parsed, **kwargs)
+    except (ArgumentError, InvalidRequestError, ImportError) as exc:
+        # e.g. an async-only driver, or a driver that is not installed.
+        raise InvalidDatabaseUrl(f"database URL: unusable driver ({exc})") from None
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, busy_timeout_ms)
     return engine
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from data.errors import InvalidQuery
 from data.models import FlowRun
 from data.sql_functions import error_signature, lower_text
+from data.statuses import canonical, status_in
 from data.types import UTCRangeBound, as_utc
 
 MAX_FILTER_VALUES = 200
@@ -44,11 +45,35 @@ class FlowRunFilter(BaseModel):
     error_types: tuple[str, ...] = Field(default=(), max_length=MAX_FILTER_VALUES)
     error_signature: str | None = Field(default=None, max_length=500)
 
-    @field_validator("statuses", "exclude_statuses", "trigger_types", "error_types", mode="after")
+    @field_validator("trigger_types", "error_types", mode="after")
     @classmethod
     def _normalise_names(cls, values: tuple[str, ...]) -> tuple[str, ...]:
         cleaned = tuple(sorted({v.strip() for v in values if v and v.strip()}))
         return cleaned
+
+    @field_validator("statuses", "exclude_statuses", mode="after")
+    @classmethod
+    def _normalise_statuses(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(sorted({canonical(v.strip()) for v in values if v and v.strip()}))
+
+    @field_validator(
+        "statuses",
+        "exclude_statuses",
+        "trigger_types",
+        "error_types",
+        "session_id",
+        "error_contains",
+        "error_signature",
+        mode="after",
+    )
+    @classmethod
+    def _storable_text(cls, value: Any) -> Any:
+        # NUL cannot be sent to PostgreSQL and lone surrogates cannot be encoded at all:
+        # refuse them here rather than fail in the driver.
+        for item in value if isinstance(value, tuple) else (value,):
+            if isinstance(item, str) and ("\x00" in item or _has_surrogate(item)):
+                raise ValueError("must not contain NUL characters or invalid (surrogate) text")
+        return value
 
     @field_validator("flow_ids", mode="after")
     @classmethod
@@ -58,7 +83,10 @@ class FlowRunFilter(BaseModel):
     @field_validator("started_after", "started_before", mode="after")
     @classmethod
     def _to_utc(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else as_utc(value)
+        try:
+            return None if value is None else as_utc(value)
+        except OverflowError:  # e.g. 0001-01-01T00:00+14:00 is before year 1 in UTC
+            raise ValueError("out of range once converted to UTC") from None
 
     @field_validator("error_contains", "session_id", "error_signature", mode="after")
     @classmethod
@@ -101,9 +129,11 @@ class FlowRunFilter(BaseModel):
         length = self.period
         if length is None or self.started_after is None:
             return None
-        return self.replace(
-            started_after=self.started_after - length, started_before=self.started_after
-        )
+        try:
+            start = self.started_after - length
+        except OverflowError:  # a range reaching back near year 1 has no previous period
+            return None
+        return self.replace(started_after=start, started_before=self.started_after)
 
     def clauses(self) -> list[ColumnElement[bool]]:
         run = FlowRun
@@ -111,9 +141,9 @@ class FlowRunFilter(BaseModel):
         if self.flow_ids:
             found.append(run.flow_id.in_(self.flow_ids))
         if self.statuses:
-            found.append(run.status.in_(self.statuses))
+            found.append(status_in(self.statuses))
         if self.exclude_statuses:
-            found.append(run.status.not_in(self.exclude_statuses))
+            found.append(~status_in(self.exclude_statuses))
         if self.trigger_types:
             found.append(run.trigger_type.in_(self.trigger_types))
         if self.user_id is not None:
@@ -150,6 +180,10 @@ class FlowRunFilter(BaseModel):
 
         clauses = self.clauses()
         return and_(*clauses) if clauses else true()
+
+
+def _has_surrogate(text: str) -> bool:
+    return any(0xD800 <= ord(char) <= 0xDFFF for char in text)
 
 
 def describe_validation_error(exc: Exception) -> str:

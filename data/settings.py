@@ -9,15 +9,17 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "FLOWRUNS_"
 
 # The embedded default lives in a git-ignored folder of the working directory.
 DEFAULT_SQLITE_PATH = Path("var") / "flowruns.db"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="FLOWRUNS_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     database_url: str | None = Field(
         default=None,
@@ -32,9 +34,27 @@ class Settings(BaseSettings):
         default="",
         description="Comma-separated browser origins allowed to call the REST API.",
     )
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        le=1 << 30,
+        description="REST API: larger request bodies are refused with a 413.",
+    )
     retention_max_age_days: int | None = Field(default=None, ge=1)
     retention_max_runs_per_flow: int | None = Field(default=None, ge=1)
     retention_failure_max_age_days: int | None = Field(default=None, ge=1)
+    recorder_timeout_seconds: float = Field(
+        default=0.5,
+        ge=0,
+        le=60,
+        description="Longest the recorder delays the recorded work; slower writes finish later.",
+    )
+    recorder_retry_seconds: float = Field(
+        default=300,
+        ge=0,
+        le=86_400,
+        description="How long a delayed record is retried in the background before it is dropped.",
+    )
 
     @property
     def resolved_database_url(self) -> str:
@@ -51,6 +71,26 @@ class Settings(BaseSettings):
         return not self.database_url
 
 
+class SettingsError(ValueError):
+    """A ``FLOWRUNS_*`` value (or the database URL) is invalid; the message names it."""
+
+
+def describe_settings_error(exc: ValidationError) -> str:
+    """``FLOWRUNS_READ_ONLY: Input should be a valid boolean (got 'maybe')``, one per problem."""
+    parts = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error.get("loc") else "settings"
+        message = f"{ENV_PREFIX}{field.upper()}: {error['msg']}"
+        if field != "database_url":  # a URL may hold a password: never echo it
+            message += f" (got {str(error.get('input'))[:40]!r})"
+        parts.append(message)
+    return "; ".join(parts)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The process settings; ``SettingsError`` naming the variable when one is invalid."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(describe_settings_error(exc)) from None

@@ -3,12 +3,35 @@
 from __future__ import annotations
 
 import argparse
+import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
+
+from sqlalchemy import Engine
 
 from data.errors import InvalidQuery
 from data.filters import FlowRunFilter
 from data.models import utcnow
+from data.statuses import KNOWN_STATUSES, check_statuses
+
+MAX_DAYS = 36_500
+
+
+def bounded(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number in [low, high], else a message saying which."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low:,} and {high:,}")
+        return value
+
+    parse.__name__ = "whole number"  # argparse names the type in its messages
+    return parse
 
 
 def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,7 +43,8 @@ def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
         "--status",
         action="append",
         default=[],
-        help="pending, running, success, failure, cancelled (repeatable)",
+        help=f"{', '.join(KNOWN_STATUSES)} (any case), or another status present in the "
+        "data (repeatable)",
     )
     group.add_argument(
         "--trigger",
@@ -32,16 +56,25 @@ def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--session", help="only runs of this session id")
     group.add_argument("--since", help="started at or after (ISO date or datetime; UTC if no zone)")
     group.add_argument("--until", help="started before (ISO date or datetime; UTC if no zone)")
-    group.add_argument("--days", type=int, help="the last N days (instead of --since/--until)")
+    group.add_argument(
+        "--days",
+        type=bounded(1, MAX_DAYS),
+        help="the last N days (instead of --since/--until)",
+    )
     group.add_argument("--error-contains", help="text in the error message (case-insensitive)")
     group.add_argument("--error-type", action="append", default=[], help="error type (repeatable)")
 
 
-def filter_from_args(args: argparse.Namespace) -> FlowRunFilter:
-    """Raises InvalidQuery (one line, naming the option) for bad values."""
+def filter_from_args(args: argparse.Namespace, engine: Engine) -> FlowRunFilter:
+    """Raises InvalidQuery (one line, naming the option) for bad values; a status must be
+    known or present in the data (``data.statuses``)."""
+    try:
+        statuses = check_statuses(engine, args.status)
+    except InvalidQuery as exc:
+        raise InvalidQuery(f"--{exc}") from None  # "status: ..." -> "--status: ..."
     values: dict[str, Any] = {
         "flow_ids": tuple(args.flow),
-        "statuses": tuple(args.status),
+        "statuses": statuses,
         "trigger_types": tuple(args.trigger),
         "user_id": args.user_id,
         "session_id": args.session,
@@ -74,14 +107,13 @@ OPTION_FOR_FIELD = {
     "error_types": "--error-type",
 }
 
+FIELD_NAMES = re.compile(r"\b(" + "|".join(OPTION_FOR_FIELD) + r")\b")
+
 
 def _option_names(message: str) -> str:
-    for field, option in OPTION_FOR_FIELD.items():
-        message = message.replace(field, option)
-    return message
+    """Field names in a validation message, as the options the user typed."""
+    return FIELD_NAMES.sub(lambda found: OPTION_FOR_FIELD[found.group(0)], message)
 
 
 def _days_ago(days: int) -> datetime:
-    if not 1 <= days <= 36500:
-        raise InvalidQuery("--days: must be between 1 and 36500")
     return utcnow() - timedelta(days=days)

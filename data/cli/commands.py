@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import uuid
+from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,20 +16,31 @@ from sqlalchemy import Engine
 
 from data import accounts, migrate
 from data import queries as q
-from data.cli.args import filter_from_args
+from data.audit import AuditContext
+from data.cli.args import MAX_DAYS, filter_from_args
+from data.cli.errors import OutputFailed
 from data.cli.progress import ProgressBar
 from data.deletion import delete_runs
 from data.demo import generate_demo
 from data.errors import InvalidQuery
 from data.export import iter_csv
 from data.recorder import sweep_stuck
-from data.retention import RetentionPolicy, prune
+from data.retention import RetentionPolicy, effective_policy, prune
 from data.settings import get_settings
+from data.statuses import check_statuses
+
+WAL_NOTE = (
+    "note: this SQLite file now uses WAL journal mode (was {mode}), permanently: readers no"
+    " longer wait for writers; -wal and -shm files appear next to it while it is open"
+)
 
 
 def init_db(args: argparse.Namespace, url: str) -> int:
+    before = migrate.sqlite_journal_mode(url)
     migrate.upgrade(url)
     print("database schema is up to date")
+    if before is not None and before != "wal":
+        print(WAL_NOTE.format(mode=before))
     return 0
 
 
@@ -46,7 +59,7 @@ def _ms(value: float | None) -> str:
 
 
 def stats(args: argparse.Namespace, engine: Engine) -> int:
-    result = q.run_stats(engine, filter_from_args(args))
+    result = q.run_stats(engine, filter_from_args(args, engine))
     rate = result.success_rate
     payload: dict[str, Any] = {
         "total_runs": result.total,
@@ -79,27 +92,58 @@ def stats(args: argparse.Namespace, engine: Engine) -> int:
     return 0
 
 
-def _parse_status_ages(pairs: list[str]) -> dict[str, int]:
+def _parse_status_ages(engine: Engine, pairs: list[str]) -> dict[str, int]:
     ages = {}
     for pair in pairs:
         status, _, days = pair.partition("=")
-        if not status or not days.isdigit():
-            raise InvalidQuery(f"--status-max-age: expected STATUS=DAYS, got {pair!r}")
-        ages[status.strip()] = int(days)
+        if not status.strip() or not days.strip().isdigit():
+            raise InvalidQuery(f"--status-max-age: expected STATUS=DAYS, got {pair[:60]!r}")
+        if not 1 <= int(days) <= MAX_DAYS:
+            raise InvalidQuery(f"--status-max-age: days must be between 1 and {MAX_DAYS:,}")
+        try:
+            (name,) = check_statuses(engine, [status])
+        except InvalidQuery as exc:
+            raise InvalidQuery(f"--status-max-age: {str(exc).removeprefix('status: ')}") from None
+        ages[name] = int(days)
     return ages
 
 
+# RetentionPolicy's field names in its messages, as the options the user typed.
+PRUNE_OPTIONS = {
+    "max_age_days": "--max-age-days",
+    "max_runs_per_flow": "--max-runs-per-flow",
+    "status_max_age_days": "--status-max-age",
+}
+PRUNE_FIELDS = re.compile(r"\b(" + "|".join(PRUNE_OPTIONS) + r")\b")
+
+
+def _policy_from_args(args: argparse.Namespace, engine: Engine) -> RetentionPolicy:
+    """The flags, each falling back to its setting only when not given (0 is a value)."""
+    defaults = effective_policy(engine, get_settings()).policy
+    ages = _parse_status_ages(engine, args.status_max_age)
+    try:
+        return RetentionPolicy(
+            max_age_days=defaults.max_age_days if args.max_age_days is None else args.max_age_days,
+            max_runs_per_flow=defaults.max_runs_per_flow
+            if args.max_runs_per_flow is None
+            else args.max_runs_per_flow,
+            status_max_age_days=ages if args.status_max_age else dict(defaults.status_max_age_days),
+        )
+    except InvalidQuery as exc:
+        message = PRUNE_FIELDS.sub(lambda found: PRUNE_OPTIONS[found.group(0)], str(exc))
+        raise InvalidQuery(message) from None
+
+
 def prune_command(args: argparse.Namespace, engine: Engine) -> int:
-    settings_policy = RetentionPolicy.from_settings(get_settings())
-    policy = RetentionPolicy(
-        max_age_days=args.max_age_days or settings_policy.max_age_days,
-        max_runs_per_flow=args.max_runs_per_flow or settings_policy.max_runs_per_flow,
-        status_max_age_days=_parse_status_ages(args.status_max_age)
-        or dict(settings_policy.status_max_age_days),
-    )
+    policy = _policy_from_args(args, engine)
     progress = None if args.dry_run else ProgressBar("pruning")
     result = prune(
-        engine, policy, dry_run=args.dry_run, batch_size=args.batch_size, progress=progress
+        engine,
+        policy,
+        dry_run=args.dry_run,
+        batch_size=args.batch_size,
+        progress=progress,
+        audit=AuditContext.cli(),
     )
     verb = "would delete" if result.dry_run else "deleted"
     rules = ", ".join(f"{name}: {count:,}" for name, count in result.by_rule.items())
@@ -111,13 +155,14 @@ def delete_command(args: argparse.Namespace, engine: Engine) -> int:
     progress = None if args.dry_run else ProgressBar("deleting")
     count = delete_runs(
         engine,
-        filter_from_args(args),
+        filter_from_args(args, engine),
         older_than_days=args.older_than_days,
         delete_all=args.all,
         include_active=args.include_active,
         dry_run=args.dry_run,
         batch_size=args.batch_size,
         progress=progress,
+        audit=AuditContext.cli(),
     )
     print(f"{'would delete' if args.dry_run else 'deleted'} {count:,} run(s)")
     return 0
@@ -125,26 +170,47 @@ def delete_command(args: argparse.Namespace, engine: Engine) -> int:
 
 def export(args: argparse.Namespace, engine: Engine) -> int:
     columns = [c.strip() for c in args.columns.split(",")] if args.columns else None
-    chunks = iter_csv(engine, filter_from_args(args), columns=columns)
+    chunks = iter_csv(engine, filter_from_args(args, engine), columns=columns)
     if args.output in (None, "-"):
-        for chunk in chunks:
-            sys.stdout.write(chunk)
+        try:
+            for chunk in chunks:
+                sys.stdout.write(chunk)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:  # e.g. stdout redirected to a full disk
+            raise OutputFailed(f"cannot write to standard output: {exc.strerror or exc}") from None
         return 0
-    target = Path(args.output)
-    if not target.parent.exists():
-        raise InvalidQuery(f"--output: folder {target.parent} does not exist")
-    with target.open("w", encoding="utf-8", newline="") as handle:
-        for chunk in chunks:
-            handle.write(chunk)
-    print(f"wrote {target}", file=sys.stderr)
+    _write_file(Path(args.output), chunks)
+    print(f"wrote {args.output}", file=sys.stderr)
     return 0
 
 
+def _write_file(target: Path, chunks: Iterable[str]) -> None:
+    """Write ``chunks`` to ``target``; a failure is one ``--output`` line, and a file this
+    command created is removed rather than left half-written."""
+    if target.is_dir():
+        raise InvalidQuery(f"--output: {target} is a folder, not a file")
+    if not target.parent.is_dir():
+        raise InvalidQuery(f"--output: folder {target.parent} does not exist")
+    created = not target.exists()
+    try:
+        with target.open("w", encoding="utf-8", newline="") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+    except OSError as exc:
+        if created:
+            target.unlink(missing_ok=True)
+        raise OutputFailed(f"--output: cannot write {target}: {exc.strerror or exc}") from None
+
+
 def sweep(args: argparse.Namespace, engine: Engine) -> int:
-    minutes = args.timeout_minutes or get_settings().stuck_run_timeout_minutes
-    if minutes < 1:
-        raise InvalidQuery("--timeout-minutes: must be 1 or more")
-    count = sweep_stuck(engine, timedelta(minutes=minutes), dry_run=args.dry_run)
+    minutes = args.timeout_minutes
+    if minutes is None:
+        minutes = get_settings().stuck_run_timeout_minutes
+    count = sweep_stuck(
+        engine, timedelta(minutes=minutes), dry_run=args.dry_run, audit=AuditContext.cli()
+    )
     verb = "would mark" if args.dry_run else "marked"
     print(f"{verb} {count:,} run(s) stuck for over {minutes} minutes as failure (Timeout)")
     return 0

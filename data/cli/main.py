@@ -1,5 +1,6 @@
 """``flowruns``: the command line. Every failure is one line on stderr and a non-zero exit:
-2 bad input, 3 database unreachable or not initialised, 4 not found, 5 conflict."""
+2 bad input (options, settings, database URL, output file), 3 database unreachable or not
+initialised, 4 not found, 5 conflict; 1 only for an unexpected error, still in one line."""
 
 from __future__ import annotations
 
@@ -8,30 +9,20 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from sqlalchemy.exc import OperationalError, ProgrammingError
-
 from data.cli import commands
-from data.cli.args import add_filter_arguments
-from data.db import build_engine
-from data.errors import Conflict, InvalidQuery, NotFound
+from data.cli.args import add_filter_arguments, bounded
+from data.cli.errors import EXIT_INPUT, report
+from data.db import InvalidDatabaseUrl, build_engine
 from data.settings import get_settings
 
-EXIT_INPUT, EXIT_DATABASE, EXIT_NOT_FOUND, EXIT_CONFLICT = 2, 3, 4, 5
+DAYS = 36_500  # 100 years: more is a typo, and timedelta overflows long before int does
+MINUTES = DAYS * 24 * 60
+MAX_ROWS = 2**31 - 1
 
 
 class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_INPUT, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,17 +33,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("init-db", help="create or upgrade the schema (alembic upgrade head)")
 
     demo = sub.add_parser("demo", help="insert realistic demo runs")
-    demo.add_argument("--runs", type=_positive, default=10_000)
-    demo.add_argument("--days", type=_positive, default=90)
-    demo.add_argument("--seed", type=_positive, default=42)
+    demo.add_argument("--runs", type=bounded(0, 20_000_000), default=10_000)
+    demo.add_argument("--days", type=bounded(1, 3650), default=90)
+    demo.add_argument("--seed", type=bounded(0, 2**63 - 1), default=42)
 
     stats = sub.add_parser("stats", help="print the KPIs of the filtered runs")
     add_filter_arguments(stats)
     stats.add_argument("--json", action="store_true", help="machine-readable output")
 
     prune = sub.add_parser("prune", help="apply the retention policy (flags override settings)")
-    prune.add_argument("--max-age-days", type=_positive)
-    prune.add_argument("--max-runs-per-flow", type=_positive)
+    # 0 is refused, not read as "unset": it would mean "prune every finished run".
+    prune.add_argument("--max-age-days", type=bounded(1, DAYS))
+    prune.add_argument("--max-runs-per-flow", type=bounded(1, MAX_ROWS))
     prune.add_argument(
         "--status-max-age",
         action="append",
@@ -61,17 +53,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="per-status max age, e.g. failure=90 (repeatable)",
     )
     prune.add_argument("--dry-run", action="store_true", help="count, delete nothing")
-    prune.add_argument("--batch-size", type=_positive)
+    prune.add_argument("--batch-size", type=bounded(1, 100_000))
 
     delete = sub.add_parser("delete", help="bulk delete the filtered runs (batched)")
     add_filter_arguments(delete)
-    delete.add_argument("--older-than-days", type=_positive)
+    delete.add_argument("--older-than-days", type=bounded(0, DAYS))
     delete.add_argument("--all", action="store_true", help="allow deleting with no filter")
     delete.add_argument(
         "--include-active", action="store_true", help="also delete pending/running runs"
     )
     delete.add_argument("--dry-run", action="store_true")
-    delete.add_argument("--batch-size", type=_positive)
+    delete.add_argument("--batch-size", type=bounded(1, 100_000))
 
     export = sub.add_parser("export", help="stream the filtered runs as CSV")
     add_filter_arguments(export)
@@ -80,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--columns", help="comma-separated columns (default: all)")
 
     sweep = sub.add_parser("sweep-stuck", help="fail runs stuck in pending/running")
-    sweep.add_argument("--timeout-minutes", type=_positive)
+    # 0 is refused: it would fail every run that is running right now.
+    sweep.add_argument("--timeout-minutes", type=bounded(1, MINUTES))
     sweep.add_argument("--dry-run", action="store_true")
 
     user = sub.add_parser("user", help="manage users").add_subparsers(
@@ -122,8 +115,17 @@ def _handler_name(args: argparse.Namespace) -> str:
     return f"{args.command}:{detail}" if detail else str(args.command)
 
 
+def _database_url(args: argparse.Namespace) -> str:
+    if args.database_url is None:
+        return get_settings().resolved_database_url
+    if not args.database_url.strip():
+        raise InvalidDatabaseUrl("database URL: is empty")
+    return str(args.database_url)
+
+
 def _run(args: argparse.Namespace) -> int:
-    url = args.database_url or get_settings().resolved_database_url
+    get_settings()  # an invalid FLOWRUNS_* value stops every command, naming the variable
+    url = _database_url(args)
     if args.command == "init-db":
         return commands.init_db(args, url)
     engine = build_engine(url)
@@ -134,29 +136,24 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    undecodable = [a for a in arguments if not a.isascii() and _has_surrogate(a)]
+    if undecodable:
+        print("flowruns: error: an argument is not valid UTF-8 text", file=sys.stderr)
+        return EXIT_INPUT
+    args = build_parser().parse_args(arguments)
+    url_source = "--database-url" if args.database_url is not None else "FLOWRUNS_DATABASE_URL"
     try:
         return _run(args)
-    except InvalidQuery as exc:
-        return _fail(EXIT_INPUT, str(exc))
-    except NotFound as exc:
-        return _fail(EXIT_NOT_FOUND, str(exc))
-    except Conflict as exc:
-        return _fail(EXIT_CONFLICT, str(exc))
-    except (OperationalError, ProgrammingError) as exc:
-        detail = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-        return _fail(
-            EXIT_DATABASE, f"database error: {detail} (is the URL right? run `flowruns init-db`)"
-        )
-    except BrokenPipeError:  # e.g. `flowruns export | head`
-        return 0
-    except KeyboardInterrupt:
-        return _fail(130, "interrupted")
+    except BaseException as exc:  # every failure becomes one line; none escapes as a traceback
+        if isinstance(exc, SystemExit):
+            raise
+        return report(exc, url_source)
 
 
-def _fail(code: int, message: str) -> int:
-    print(f"flowruns: error: {message}", file=sys.stderr)
-    return code
+def _has_surrogate(text: str) -> bool:
+    # Undecodable argv bytes arrive as lone surrogates (PEP 383); no database stores them.
+    return any(0xD800 <= ord(char) <= 0xDFFF for char in text)
 
 
 if __name__ == "__main__":

@@ -7,12 +7,20 @@ from sqlalchemy import Engine, case, func, select
 
 from data.filters import FlowRunFilter
 from data.models import Flow, FlowRun, FlowRunStatus
-from data.queries.common import STATUS_VALUES, percentiles, status_count
+from data.queries.common import (
+    STATUS_VALUES,
+    add_outcome_columns,
+    percentiles,
+    status_pivot,
+)
 from data.sql_functions import duration_percentiles, error_signature
+from data.statuses import status_in
 
 
 def flow_breakdown(engine: Engine, flt: FlowRunFilter) -> pd.DataFrame:
-    """Per flow: runs, outcomes, success rate, avg/p50/p95 duration, last run, last failure."""
+    """Per flow: runs, one column per known status plus ``other`` (they add up to ``runs``),
+    success rate, avg/p50/p95 duration over the runs that have one and ``without_duration``,
+    last run, last failure."""
     failure = FlowRunStatus.FAILURE.value
     # Group by flow_id alone (index order, no sort), then join names onto the few grouped
     # rows rather than onto every run.
@@ -20,13 +28,12 @@ def flow_breakdown(engine: Engine, flt: FlowRunFilter) -> pd.DataFrame:
         select(
             FlowRun.flow_id,
             func.count().label("runs"),
-            *(status_count(s).label(s) for s in STATUS_VALUES),
+            *status_pivot(),
+            (func.count() - func.count(FlowRun.duration_ms)).label("without_duration"),
             func.avg(FlowRun.duration_ms).label("avg_ms"),
             duration_percentiles(FlowRun.duration_ms).label("percentiles"),
             func.max(FlowRun.started_at).label("last_run_at"),
-            func.max(case((FlowRun.status == failure, FlowRun.started_at))).label(
-                "last_failure_at"
-            ),
+            func.max(case((status_in((failure,)), FlowRun.started_at))).label("last_failure_at"),
         )
         .where(flt.where())
         .group_by(FlowRun.flow_id)
@@ -44,6 +51,7 @@ def flow_breakdown(engine: Engine, flt: FlowRunFilter) -> pd.DataFrame:
         "flow_name",
         "runs",
         *STATUS_VALUES,
+        "without_duration",
         "avg_ms",
         "p50_ms",
         "p95_ms",
@@ -57,8 +65,7 @@ def flow_breakdown(engine: Engine, flt: FlowRunFilter) -> pd.DataFrame:
     frame = pd.DataFrame(records, columns=columns)
     # PostgreSQL's avg() is numeric (Decimal): the same float dtype on both backends.
     frame["avg_ms"] = frame["avg_ms"].astype("float64")
-    finished = frame[list(FlowRunStatus.finished())].sum(axis=1)
-    frame["success_rate"] = (frame["success"] / finished.where(finished > 0)).astype("float64")
+    add_outcome_columns(frame)
     for column in ("last_run_at", "last_failure_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame

@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import case, func
 from sqlalchemy.sql.elements import ColumnElement
 
-from data.models import FlowRun, FlowRunStatus, TriggerType
+from data.models import FlowRunStatus, TriggerType
+from data.statuses import OTHER, status_in
 
 STATUS_VALUES = tuple(s.value for s in FlowRunStatus)
+# The columns of every per-status table: they add up to ``runs``.
+STATUS_COLUMNS = (*STATUS_VALUES, OTHER)
 TRIGGER_VALUES = tuple(t.value for t in TriggerType)
 
 
@@ -28,8 +32,25 @@ def count_where(condition: ColumnElement[bool]) -> ColumnElement[int]:
 
 
 def status_count(status: str) -> ColumnElement[int]:
-    return count_where(FlowRun.status == status)
+    """Runs with ``status`` in any of its case spellings (``SUCCESS`` counts as success)."""
+    return count_where(status_in((status,)))
+
+
+def status_pivot() -> list[ColumnElement[int]]:
+    """One labelled count per known status; ``other`` is derived as runs minus their sum."""
+    return [status_count(s).label(s) for s in STATUS_VALUES]
 
 
 def success_rate(success: int, finished: int) -> float | None:
+    """THE success rate of every surface: successes over finished runs (success + failure +
+    cancelled; pending, running and unknown statuses are not finished), 0..1. ``None``
+    ("no data", never 0.0) when nothing has finished."""
     return success / finished if finished else None
+
+
+def add_outcome_columns(frame: pd.DataFrame) -> None:
+    """``other`` (runs in no known status) and ``success_rate`` (see ``success_rate``) for
+    a frame with ``runs`` and one column per known status, in place."""
+    frame[OTHER] = frame["runs"] - frame[list(STATUS_VALUES)].sum(axis=1)
+    finished = frame[list(FlowRunStatus.finished())].sum(axis=1)
+    frame["success_rate"] = (frame["success"] / finished.where(finished > 0)).astype("float64")

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql import Select
+from sqlalchemy.sql.elements import ColumnElement
 
 from data.filters import FlowRunFilter
 from data.models import FlowRun, FlowRunStatus
@@ -16,9 +17,11 @@ from data.queries.common import (
     TRIGGER_VALUES,
     count_where,
     percentiles,
+    status_count,
     success_rate,
 )
 from data.sql_functions import duration_percentiles
+from data.statuses import canonical, status_in
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,9 @@ class RunStats:
     p95_duration_ms: float | None
     p99_duration_ms: float | None
     max_duration_ms: int | None
+    # Runs with no duration (still active, or written without one): left out of the
+    # duration figures above, and counted here so the omission is visible.
+    without_duration: int = 0
     previous: RunStats | None = field(default=None)
 
     def count(self, status: FlowRunStatus) -> int:
@@ -45,6 +51,11 @@ class RunStats:
         return sum(self.status_counts.get(s, 0) for s in FlowRunStatus.active())
 
     @property
+    def other(self) -> int:
+        """Runs whose status is none of the known ones (e.g. written by another engine)."""
+        return self.total - sum(self.status_counts.get(s, 0) for s in STATUS_VALUES)
+
+    @property
     def success_rate(self) -> float | None:
         """Successes over finished runs (0..1); ``None`` when nothing has finished."""
         return success_rate(self.count(FlowRunStatus.SUCCESS), self.finished)
@@ -54,7 +65,7 @@ def _counts(
     engine: Engine,
     flt: FlowRunFilter,
     column: InstrumentedAttribute[str],
-    known: tuple[str, ...],
+    others_where: ColumnElement[bool],
     pivoted: dict[str, int],
     total: int,
 ) -> dict[str, int]:
@@ -63,9 +74,11 @@ def _counts(
     counts = {value: n for value, n in pivoted.items() if n}
     if sum(pivoted.values()) == total:
         return counts
-    others = select(column, func.count()).where(flt.where(), column.not_in(known)).group_by(column)
+    others = select(column, func.count()).where(flt.where(), others_where).group_by(column)
     with engine.connect() as conn:
-        counts.update({value: int(n) for value, n in conn.execute(others).all()})
+        for value, n in conn.execute(others).all():
+            name = canonical(value) if column is FlowRun.status else value
+            counts[name] = counts.get(name, 0) + int(n)
     return counts
 
 
@@ -79,7 +92,7 @@ def stats_statement(flt: FlowRunFilter) -> Select[Any]:
         func.count(FlowRun.duration_ms).label("duration_count"),
         func.max(FlowRun.duration_ms).label("duration_max"),
         duration_percentiles(FlowRun.duration_ms).label("percentiles"),
-        *(count_where(FlowRun.status == s).label(f"s_{s}") for s in STATUS_VALUES),
+        *(status_count(s).label(f"s_{s}") for s in STATUS_VALUES),
         *(count_where(FlowRun.trigger_type == t).label(f"t_{t}") for t in TRIGGER_VALUES),
     ).where(flt.where())
 
@@ -94,13 +107,23 @@ def _stats_for(engine: Engine, flt: FlowRunFilter) -> RunStats:
     count = int(row["duration_count"])
     return RunStats(
         total=total,
-        status_counts=_counts(engine, flt, FlowRun.status, STATUS_VALUES, statuses, total),
-        trigger_counts=_counts(engine, flt, FlowRun.trigger_type, TRIGGER_VALUES, triggers, total),
+        status_counts=_counts(
+            engine, flt, FlowRun.status, ~status_in(STATUS_VALUES), statuses, total
+        ),
+        trigger_counts=_counts(
+            engine,
+            flt,
+            FlowRun.trigger_type,
+            FlowRun.trigger_type.not_in(TRIGGER_VALUES),
+            triggers,
+            total,
+        ),
         avg_duration_ms=int(row["duration_sum"]) / count if count else None,
         p50_duration_ms=p50,
         p95_duration_ms=p95,
         p99_duration_ms=p99,
         max_duration_ms=None if row["duration_max"] is None else int(row["duration_max"]),
+        without_duration=total - count,
     )
 
 

@@ -9,13 +9,20 @@ from sqlalchemy import Engine, func, select
 
 from data.errors import InvalidQuery
 from data.filters import FlowRunFilter
-from data.models import FlowRun, FlowRunStatus
+from data.models import FlowRun
 from data.queries.buckets import bucket_expression, bucket_index, zone
-from data.queries.common import STATUS_VALUES, percentiles, status_count
+from data.queries.common import (
+    STATUS_VALUES,
+    add_outcome_columns,
+    percentiles,
+    status_pivot,
+)
 from data.sql_functions import BUCKETS, Bucket, duration_percentiles
+from data.statuses import canonical
 
 BUCKET_LENGTH = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
 MAX_BUCKETS = 2000
+COUNT_COLUMNS = ["runs", *STATUS_VALUES, "without_duration"]
 
 
 def _time_range(engine: Engine, flt: FlowRunFilter) -> tuple[datetime, datetime] | None:
@@ -63,8 +70,10 @@ def run_timeseries(
     engine: Engine, flt: FlowRunFilter, bucket: str | None = None, tz: str = "UTC"
 ) -> pd.DataFrame:
     """Per bucket (hours, days or weeks of the zone ``tz``; each row's ``bucket`` is the aware
-    UTC instant it starts): runs per status, success rate, avg/p50/p95 duration. Empty
-    buckets inside the range are present with zero runs."""
+    UTC instant it starts): runs, one column per known status plus ``other`` (they add up
+    to ``runs``), success rate (see ``common.success_rate``), avg/p50/p95 duration over
+    the runs that have one and ``without_duration``. Empty buckets inside the range are
+    present with zero runs."""
     zone_info = zone(tz)
     chosen, time_range = _resolve_bucket(engine, flt, bucket)
     expression, to_utc = bucket_expression(engine.dialect.name, chosen, zone_info, time_range)
@@ -73,7 +82,8 @@ def run_timeseries(
         select(
             bucket_col,
             func.count().label("runs"),
-            *(status_count(s).label(s) for s in STATUS_VALUES),
+            *status_pivot(),
+            (func.count() - func.count(FlowRun.duration_ms)).label("without_duration"),
             func.avg(FlowRun.duration_ms).label("avg_ms"),
             duration_percentiles(FlowRun.duration_ms).label("percentiles"),
         )
@@ -85,7 +95,7 @@ def run_timeseries(
         rows = conn.execute(query).mappings().all()
     frame = pd.DataFrame(
         [{**row, "percentiles": percentiles(row["percentiles"])} for row in rows],
-        columns=["bucket", "runs", *STATUS_VALUES, "avg_ms", "percentiles"],
+        columns=["bucket", "runs", *STATUS_VALUES, "without_duration", "avg_ms", "percentiles"],
     )
     frame["p50_ms"] = [p[0] for p in frame["percentiles"]]
     frame["p95_ms"] = [p[1] for p in frame["percentiles"]]
@@ -95,13 +105,10 @@ def run_timeseries(
         full = bucket_index(chosen, zone_info, time_range)
         frame = frame.set_index("bucket").reindex(full.union(pd.DatetimeIndex(frame["bucket"])))
         frame.index.name = "bucket"
-        counts = ["runs", *STATUS_VALUES]
-        frame[counts] = frame[counts].fillna(0)
+        frame[COUNT_COLUMNS] = frame[COUNT_COLUMNS].fillna(0)
         frame = frame.reset_index()
-    counts = ["runs", *STATUS_VALUES]
-    frame[counts] = frame[counts].astype("int64")
-    finished = frame[list(FlowRunStatus.finished())].sum(axis=1)
-    frame["success_rate"] = (frame["success"] / finished.where(finished > 0)).astype("float64")
+    frame[COUNT_COLUMNS] = frame[COUNT_COLUMNS].astype("int64")
+    add_outcome_columns(frame)
     frame["avg_ms"] = frame["avg_ms"].astype("float64")
     frame.attrs["bucket"] = chosen
     return frame
@@ -132,6 +139,11 @@ def count_timeseries(
     )
     with engine.connect() as conn:
         frame = pd.DataFrame(conn.execute(query).mappings().all(), columns=["bucket", by, "runs"])
+    if by == "status" and len(frame):
+        # SUCCESS and success are one status: fold the spellings together.
+        frame["status"] = frame["status"].map(canonical)
+        grouped = frame.groupby(["bucket", "status"], sort=True)["runs"].sum()
+        frame = grouped.reset_index()
     frame["bucket"] = to_utc(frame["bucket"])
     frame["runs"] = frame["runs"].astype("int64")
     frame.attrs["bucket"] = chosen

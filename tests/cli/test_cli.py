@@ -154,7 +154,7 @@ def test_delete_all_keeps_active_runs(
         (["prune", "--status-max-age", "running=3"], "never pruned"),
         (["prune"], "empty"),
         (["api-key", "revoke", "123"], "not a UUID"),
-        (["demo", "--runs", "-5"], "negative"),
+        (["demo", "--runs", "-5"], "--runs: must be between 0 and"),
         (["stats", "--bogus"], "unrecognized"),
     ],
 )

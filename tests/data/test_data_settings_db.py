@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select, text
 
 from data.db import get_engine, session_scope
 from data.models import User
-from data.settings import get_settings
+from data.settings import SettingsError, get_settings
 
 
 def test_default_is_the_embedded_sqlite_file() -> None:
@@ -37,7 +37,10 @@ def test_environment_overrides_after_cache_clear(monkeypatch: pytest.MonkeyPatch
 def test_invalid_setting_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLOWRUNS_DELETE_BATCH_SIZE", "0")
     get_settings.cache_clear()
-    with pytest.raises(ValueError, match="delete_batch_size"):
+    with pytest.raises(
+        SettingsError,
+        match=r"^FLOWRUNS_DELETE_BATCH_SIZE: .*greater than or equal to 1 \(got .0.\)$",
+    ):
         get_settings()
 
 
