@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, inspect
+from sqlalchemy.engine import make_url
 
 from data.db import DatabaseUnavailable
 
@@ -26,6 +29,18 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 def downgrade(database_url: str, revision: str = "base") -> None:
     command.downgrade(alembic_config(database_url), revision)
+
+
+def sqlite_journal_mode(database_url: str) -> str | None:
+    """The journal mode of an existing SQLite file, read without our engine (which
+    switches every file it opens to WAL); None when not SQLite or no file exists yet."""
+    url = make_url(database_url)
+    path = url.database
+    if url.get_backend_name() != "sqlite" or not path or not Path(path).is_file():
+        return None
+    uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+    with closing(sqlite3.connect(uri, uri=True)) as conn:
+        return str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
 
 
 def schema_present(engine: Engine) -> bool:
