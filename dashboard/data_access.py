@@ -20,6 +20,7 @@ from data.db import build_engine
 from data.demo import is_demo_database
 from data.export import iter_csv
 from data.filters import FlowRunFilter
+from data.queries.points import recent_run_points
 from data.settings import get_settings
 
 T = TypeVar("T")
@@ -71,6 +72,10 @@ def _error_breakdown(url: str, flt: FlowRunFilter) -> pd.DataFrame:
     return q.error_breakdown(engine_for(url), flt)
 
 
+def _run_points(url: str, flt: FlowRunFilter, limit: int) -> pd.DataFrame:
+    return recent_run_points(engine_for(url), flt, limit)
+
+
 def _count_runs(url: str, flt: FlowRunFilter) -> int:
     return q.count_runs(engine_for(url), flt)
 
@@ -105,6 +110,11 @@ def flow_breakdown(flt: FlowRunFilter) -> pd.DataFrame:
 
 def error_breakdown(flt: FlowRunFilter) -> pd.DataFrame:
     return _cached(_error_breakdown)(database_url(), flt)
+
+
+def run_points(flt: FlowRunFilter, limit: int) -> pd.DataFrame:
+    """The newest ``limit`` runs as (id, flow, status, start, duration) points."""
+    return _cached(_run_points)(database_url(), flt, limit)
 
 
 def count_runs(flt: FlowRunFilter) -> int:

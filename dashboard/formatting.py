@@ -8,14 +8,9 @@ from zoneinfo import ZoneInfo, available_timezones
 
 import pandas as pd
 
-# Colours follow the usual traffic-light reading; active runs are blue/grey.
-STATUS_COLOURS: dict[str, str] = {
-    "success": "#2e9e5b",
-    "failure": "#d64545",
-    "cancelled": "#9e9e9e",
-    "running": "#3b82f6",
-    "pending": "#c59b08",
-}
+# The one status colour map (colour-blind safe), shared with the charts; tables use it too.
+from dashboard.charts.colours import STATUS_COLOURS, status_colour  # noqa: F401
+
 COMMON_TIMEZONES = (
     "UTC",
     "Europe/London",

@@ -14,12 +14,28 @@ from data.settings import Settings
 
 
 def _time_range() -> None:
-    st.selectbox("Time range", list(s.PRESETS), format_func=s.PRESET_LABELS.get, key=s.K_RANGE)
+    st.selectbox(
+        "Time range",
+        list(s.PRESETS),
+        format_func=s.PRESET_LABELS.get,
+        key=s.K_RANGE,
+        on_change=s.clear_precise_range,
+    )
     if st.session_state[s.K_RANGE] == "custom":
         # The picker's key is dropped while it is hidden: restore a sensible default.
         if not st.session_state.get(s.K_DATES):
             st.session_state[s.K_DATES] = s.default_dates(s.current_tz())
-        st.date_input("Dates (inclusive)", key=s.K_DATES, format="YYYY-MM-DD")
+        st.date_input(
+            "Dates (inclusive)",
+            key=s.K_DATES,
+            format="YYYY-MM-DD",
+            on_change=s.clear_precise_range,
+        )
+        state = s.current_state()
+        if state.from_ts and state.to_ts:  # a clicked bucket or a dragged span
+            span = f"{state.from_ts:%Y-%m-%d %H:%M} to {state.to_ts:%Y-%m-%d %H:%M}"
+            st.caption(f"Time span: {span} ({state.tz})")
+            st.button("Use whole dates", on_click=s.clear_precise_range, key="clear_span")
 
 
 def _error_group() -> None:

@@ -23,6 +23,9 @@ from data.models import FlowRunStatus, TriggerType
 K_RANGE, K_DATES, K_TZ = "f_range", "f_dates", "f_tz"
 K_FLOWS, K_STATUSES, K_TRIGGERS, K_TEXT = "f_flows", "f_statuses", "f_triggers", "f_text"
 K_ERROR_TYPES, K_ERROR_SIG = "f_error_types", "f_error_sig"
+# A minute-precise custom range (a clicked bucket, a dragged span): not a widget.
+K_FROM_TS, K_TO_TS = "f_from_ts", "f_to_ts"
+MINUTE_FORMAT = "%Y-%m-%dT%H:%M"
 K_READY, K_PARAM_ERRORS = "_filters_ready", "_param_errors"
 
 PRESETS: dict[str, timedelta | None] = {
@@ -59,6 +62,9 @@ class FilterState:
     text: str = ""
     error_types: tuple[str, ...] = ()
     error_sig: str = ""
+    # Wall-clock times in ``tz``, [from_ts, to_ts); when set they override ``dates``.
+    from_ts: datetime | None = None
+    to_ts: datetime | None = None
 
 
 def _parse_date(name: str, raw: str, errors: list[str]) -> date | None:
@@ -67,6 +73,30 @@ def _parse_date(name: str, raw: str, errors: list[str]) -> date | None:
     except ValueError:
         errors.append(f"{name}: '{raw}' is not a date (use YYYY-MM-DD)")
         return None
+
+
+def _parse_moment(name: str, raw: str, errors: list[str]) -> datetime | None:
+    try:
+        return datetime.fromisoformat(raw).replace(second=0, microsecond=0, tzinfo=None)
+    except ValueError:
+        errors.append(f"{name}: '{raw}' is not a date or time (use YYYY-MM-DD or YYYY-MM-DDTHH:MM)")
+        return None
+
+
+def _parse_span(
+    start_raw: str | None, end_raw: str | None, errors: list[str]
+) -> tuple[datetime, datetime] | None:
+    """``from``/``to`` with a time of day: a minute-precise range (both ends needed)."""
+    start = _parse_moment("from", start_raw, errors) if start_raw else None
+    end = _parse_moment("to", end_raw, errors) if end_raw else None
+    if start is None or end is None:
+        if (start_raw is None) != (end_raw is None):
+            errors.append("from: a time range needs both 'from' and 'to'")
+        return None
+    if start >= end:
+        errors.append("from: must be before 'to'")
+        return None
+    return start, end
 
 
 def _parse_choices(
@@ -108,10 +138,16 @@ def parse_params(
         errors.append(f"range: unknown preset '{range_}' (use {', '.join(PRESETS)})")
         range_ = DEFAULT_RANGE
     start_raw, end_raw = first("from"), first("to")
+    span = None
+    if "T" in (start_raw or "") + (end_raw or ""):
+        span = _parse_span(start_raw, end_raw, errors)
+        start_raw = end_raw = None
     start = _parse_date("from", start_raw, errors) if start_raw else None
     end = _parse_date("to", end_raw, errors) if end_raw else None
     dates = None
-    if start or end:
+    if span:
+        dates, range_ = span_dates(*span), "custom"
+    elif start or end:
         start, end = start or end, end or start
         assert start is not None and end is not None
         if start > end:
@@ -136,8 +172,15 @@ def parse_params(
         text=text,
         error_types=tuple(params.get("error_type", [])),
         error_sig=first("sig") or "",
+        from_ts=span[0] if span else None,
+        to_ts=span[1] if span else None,
     )
     return state, errors
+
+
+def span_dates(start: datetime, end: datetime) -> tuple[date, date]:
+    """The whole days a [start, end) span touches (what the date picker shows)."""
+    return start.date(), (end - timedelta(microseconds=1)).date()
 
 
 def to_params(state: FilterState) -> dict[str, list[str]]:
@@ -145,7 +188,10 @@ def to_params(state: FilterState) -> dict[str, list[str]]:
     params: dict[str, list[str]] = {}
     if state.range != DEFAULT_RANGE:
         params["range"] = [state.range]
-    if state.range == "custom" and state.dates:
+    if state.range == "custom" and state.from_ts and state.to_ts:
+        params["from"] = [state.from_ts.strftime(MINUTE_FORMAT)]
+        params["to"] = [state.to_ts.strftime(MINUTE_FORMAT)]
+    elif state.range == "custom" and state.dates:
         params["from"], params["to"] = [state.dates[0].isoformat()], [state.dates[1].isoformat()]
     for name, values in (
         ("flow", state.flows),
@@ -171,6 +217,7 @@ def _store(state: FilterState) -> None:
     ss[K_FLOWS], ss[K_STATUSES] = list(state.flows), list(state.statuses)
     ss[K_TRIGGERS], ss[K_ERROR_TYPES] = list(state.triggers), list(state.error_types)
     ss[K_ERROR_SIG] = state.error_sig
+    ss[K_FROM_TS], ss[K_TO_TS] = state.from_ts, state.to_ts
 
 
 def default_dates(tz: str) -> tuple[date, date]:
@@ -205,6 +252,8 @@ def current_state() -> FilterState:
         text=ss.get(K_TEXT, "") or "",
         error_types=tuple(ss.get(K_ERROR_TYPES, ())),
         error_sig=ss.get(K_ERROR_SIG, "") or "",
+        from_ts=ss.get(K_FROM_TS) if ss.get(K_RANGE) == "custom" else None,
+        to_ts=ss.get(K_TO_TS) if ss.get(K_RANGE) == "custom" else None,
     )
 
 
@@ -217,19 +266,32 @@ def sync_url() -> None:
 
 
 def time_bounds(state: FilterState, now: datetime | None = None) -> tuple[Any, Any]:
-    """UTC [after, before) for the chosen range. Rolling presets end at the next whole
-    minute, so the filter (a cache key) stays the same for a minute."""
+    """UTC [after, before) for the chosen range.
+
+    Presets are whole chart buckets of the chosen zone, the current one included (so
+    "Last 7 days" is 7 day bars, today in progress): the last 24 local hours up to the
+    end of this hour, or the last N local days up to the end of today. The filter (a
+    cache key) therefore stays the same for an hour or a day.
+    """
+    zone = ZoneInfo(state.tz)
+    if state.range == "custom" and state.from_ts and state.to_ts:
+        start, end = state.from_ts.replace(tzinfo=zone), state.to_ts.replace(tzinfo=zone)
+        return start.astimezone(UTC), end.astimezone(UTC)
     if state.range == "custom" and state.dates:
-        zone = ZoneInfo(state.tz)
         start = datetime.combine(state.dates[0], time.min, zone)
         end = datetime.combine(state.dates[1] + timedelta(days=1), time.min, zone)
         return start.astimezone(UTC), end.astimezone(UTC)
     length = PRESETS.get(state.range)
     if length is None:
         return None, None
-    now = now or datetime.now(UTC)
-    end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    return end - length, end
+    local_now = (now or datetime.now(UTC)).astimezone(zone)
+    if length <= timedelta(days=1):
+        hour = local_now.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+        return hour + timedelta(hours=1) - length, hour + timedelta(hours=1)
+    today = local_now.date()
+    start = datetime.combine(today - (length - timedelta(days=1)), time.min, zone)
+    end = datetime.combine(today + timedelta(days=1), time.min, zone)
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def filter_for(state: FilterState, now: datetime | None = None) -> FlowRunFilter:
@@ -267,6 +329,16 @@ def focus_error_group(error_type: str | None, signature: str | None) -> None:
             error_sig=signature or "",
         )
     )
+
+
+def apply(state: FilterState) -> None:
+    """Make ``state`` the sidebar's (a callback: chart selections, drill-downs)."""
+    _store(state)
+
+
+def clear_precise_range() -> None:
+    """The date picker or the preset changed: a clicked/dragged span no longer applies."""
+    st.session_state[K_FROM_TS] = st.session_state[K_TO_TS] = None
 
 
 def clear_error_group() -> None:

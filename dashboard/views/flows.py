@@ -1,12 +1,18 @@
 """Flows: per-flow health with a small trend; pick a flow to filter every page to it."""
 
+from datetime import UTC, datetime
+
 import pandas as pd
 import streamlit as st
 
 from dashboard import data_access as da
+from dashboard import selection as sel
 from dashboard import state as s
+from dashboard.charts.flows import failure_rate_bars, sparklines
+from dashboard.charts.grid import flow_grid
 from dashboard.formatting import human_duration, local_time
 
+sel.follow_jump()
 st.title("Flows")
 flt, tz = s.current_filter(), s.current_tz()
 table = da.flow_breakdown(flt)
@@ -16,8 +22,11 @@ if table.empty:
 
 trend = da.count_timeseries(flt, "flow_id", tz)
 trend["flow_id"] = trend["flow_id"].astype(str)
-per_bucket = trend.pivot_table(index="bucket", columns="flow_id", values="runs", fill_value=0)
 flow_ids = table["flow_id"].astype(str)
+bounds, now = (flt.started_after, flt.started_before), datetime.now(UTC)
+unit = trend.attrs.get("bucket", "bucket")
+# Finished buckets only: an hour or day in progress would end every line in a false drop.
+lines, unfinished = sparklines(trend, list(flow_ids), tz, bounds, now)
 view = pd.DataFrame(
     {
         "flow": table["flow_name"],
@@ -28,11 +37,11 @@ view = pd.DataFrame(
         "p95": table["p95_ms"].map(human_duration),
         f"last run ({tz})": table["last_run_at"].map(lambda t: local_time(t, tz)),
         f"last failure ({tz})": table["last_failure_at"].map(lambda t: local_time(t, tz)),
-        f"runs per {trend.attrs.get('bucket', 'bucket')}": [
-            per_bucket[i].astype(int).tolist() if i in per_bucket else [] for i in flow_ids
-        ],
+        f"runs per finished {unit}": lines,
     }
 )
+if unfinished:
+    st.caption(f"The trend column leaves out the {unit} in progress (it is not a drop).")
 st.dataframe(
     view,
     hide_index=True,
@@ -47,6 +56,26 @@ st.dataframe(
 )
 
 names = dict(zip(flow_ids, table["flow_name"], strict=True))
+
+st.subheader("Failure rate per flow")
+fig = failure_rate_bars(table, names)
+sel.plot(fig, "flows_rates", sel.flow_chart("flows_rates"), ("points",))
+st.caption("Click a bar to filter every page to that flow.")
+sel.history_button("flows_open_history")
+st.subheader("Flows over time")
+fail_flt = flt.replace(statuses=("failure",))
+failed = (
+    da.count_timeseries(fail_flt, "flow_id", tz)
+    if "failure" in (flt.statuses or ("failure",))
+    else trend.iloc[:0]
+)
+fig = flow_grid(trend, failed, names, tz, bounds, now)
+sel.plot(fig, "flows_grid", sel.grid_chart("flows_grid"), ("points",))
+st.caption(
+    "Colour: failed runs / runs per cell; outlined cells are buckets still in progress. "
+    "Click a cell to open that flow and bucket in History."
+)
+
 choice = st.selectbox("Flow", list(names), format_func=names.get, key="flows_pick")
 st.button(
     "Filter every page to this flow",

@@ -1,13 +1,37 @@
-"""Overview: KPI tiles with deltas, and the trends behind them."""
+"""Overview: KPI tiles with deltas, the trends behind them, and the newest runs.
+
+Click a bucket (or a status segment) to narrow every page to it, drag across a time
+chart to pick a span, click a run in the scatter to open it in History.
+"""
+
+from datetime import UTC, datetime
 
 import streamlit as st
 
-from dashboard import charts, kpis
 from dashboard import data_access as da
+from dashboard import kpis
+from dashboard import selection as sel
 from dashboard import state as s
+from dashboard.charts import overview as charts
+from dashboard.charts.runs import runs_scatter
+from data.filters import FlowRunFilter
 
+SCATTER_RUNS = 5000
+
+sel.follow_jump()
 st.title("Overview")
 auto = st.toggle("Auto-refresh every 60 s", value=False, key="overview_auto_refresh")
+
+
+def scatter(flt: FlowRunFilter, tz: str) -> None:
+    st.subheader("Newest runs")
+    points = da.run_points(flt, SCATTER_RUNS)
+    untimed = int(points["duration_ms"].isna().sum())
+    sel.plot(runs_scatter(points, tz), "ov_runs", sel.run_chart("ov_runs"), ("points",))
+    note = f"The newest {len(points):,} matching runs; click one to open it in History."
+    if untimed:
+        note += f" {untimed:,} without a duration (still active) are not drawn."
+    st.caption(note)
 
 
 @st.fragment(run_every=60 if auto else None)
@@ -20,16 +44,31 @@ def body() -> None:
         st.info("No runs match these filters. Widen the time range or clear a filter.")
         return
     series = da.run_timeseries(flt, tz)
+    bounds, now = (flt.started_after, flt.started_before), datetime.now(UTC)
+    sel.history_button("ov_open_history")
     left, right = st.columns(2)
-    left.subheader("Success rate and volume")
-    left.altair_chart(charts.success_and_volume(series, tz), width="stretch")
-    right.subheader("Duration p50 / p95")
-    right.altair_chart(charts.duration_percentiles(series, tz), width="stretch")
+    with left:
+        st.subheader("Success rate and volume")
+        fig = charts.success_and_volume(series, tz, bounds, now)
+        sel.plot(fig, "ov_volume", sel.time_chart("ov_volume"))
+    with right:
+        st.subheader("Duration p50 / p95")
+        fig = charts.duration_percentiles(series, tz, bounds, now)
+        sel.plot(fig, "ov_duration", sel.time_chart("ov_duration"))
     left, right = st.columns(2)
-    left.subheader("Status mix")
-    left.altair_chart(charts.status_mix(series, tz), width="stretch")
-    right.subheader("Runs by trigger type")
-    right.altair_chart(charts.by_trigger(stats.trigger_counts), width="stretch")
+    with left:
+        st.subheader("Status mix")
+        fig = charts.status_mix(series, tz, bounds, now)
+        sel.plot(fig, "ov_status", sel.time_chart("ov_status"))
+    with right:
+        st.subheader("Runs by trigger type")
+        sel.plot(charts.by_trigger(stats.trigger_counts), "ov_trigger")
+    st.caption(
+        "Click a bar to narrow every page to that time bucket (a status segment also sets "
+        "the status), or drag across a chart to pick a span. Hatched bars and dotted lines "
+        "are buckets still in progress."
+    )
+    scatter(flt, tz)
 
 
 body()

@@ -48,11 +48,11 @@ def test_custom_dates_cover_whole_local_days() -> None:
     assert before == datetime(2026, 3, 29, 22, 0, tzinfo=UTC)  # CEST midnight: a 23 h day
 
 
-def test_presets_end_on_the_next_minute_so_the_filter_is_cacheable() -> None:
+def test_presets_are_whole_buckets_so_the_filter_is_cacheable() -> None:
     now = datetime(2026, 5, 1, 12, 30, 41, tzinfo=UTC)
     first = filter_for(FilterState(range="24h"), now)
-    assert first == filter_for(FilterState(range="24h"), now + timedelta(seconds=15))
-    assert first.started_before == datetime(2026, 5, 1, 12, 31, tzinfo=UTC)
+    assert first == filter_for(FilterState(range="24h"), now + timedelta(minutes=29))
+    assert first.started_before == datetime(2026, 5, 1, 13, 0, tzinfo=UTC)  # this hour's end
     assert first.period == timedelta(hours=24)
     assert filter_for(FilterState(range="all"), now).started_after is None
 
