@@ -10,6 +10,7 @@ import streamlit as st
 from dashboard import data_access as da
 from dashboard.formatting import human_duration, local_time, status_label
 from dashboard.runs_table import K_SELECTED
+from data.audit import AuditContext
 from data.deletion import delete_run
 from data.models import FlowRunStatus
 from data.queries import RunRecord
@@ -36,7 +37,7 @@ def _fields(run: RunRecord, tz: str) -> pd.DataFrame:
 
 
 def _delete(run_id: str) -> None:
-    deleted = da.call(delete_run, uuid.UUID(run_id))
+    deleted = da.call(delete_run, uuid.UUID(run_id), audit=AuditContext.dashboard())
     da.clear_caches()
     st.session_state[K_CONFIRM] = None
     st.session_state[K_SELECTED] = None

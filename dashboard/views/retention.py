@@ -1,19 +1,40 @@
-"""Retention: bulk delete by criteria and the retention policy, both preview-first."""
+"""Retention: bulk delete by criteria, the retention policy (edit, preview, prune), and
+the audit log of every delete. Deletes are preview-first."""
 
 import streamlit as st
 
+from dashboard import audit_ui, policy_ui
 from dashboard import data_access as da
 from dashboard import retention_ui as ui
 from dashboard import state as s
-from data.retention import RetentionPolicy
+from data.errors import InvalidQuery
+from data.retention import clear_policy, effective_policy
 from data.settings import get_settings
 
 settings = get_settings()
+tz = s.current_tz()
 st.title("Retention")
 if settings.read_only:
     st.info("Read-only mode (`FLOWRUNS_READ_ONLY=1`): previews only, deleting is disabled.")
 st.caption(ui.PROTECTED_NOTE)
 flows = {str(flow_id): name for flow_id, name in da.list_flows()}
-ui.bulk_delete_section(flows, s.current_tz(), settings.read_only)
+ui.bulk_delete_section(flows, tz, settings.read_only)
 st.divider()
-ui.policy_section(RetentionPolicy.from_settings(settings), settings.read_only)
+st.subheader("Retention policy")
+try:
+    current = da.call(effective_policy, settings)
+except InvalidQuery as exc:
+    st.error("The stored retention policy cannot be read: nothing is pruned until it is fixed.")
+    st.code(str(exc), language=None)  # may quote stored text: never rendered as Markdown
+    if not settings.read_only and st.button("Forget the stored policy", key="pol_forget_bad"):
+        da.call(clear_policy)
+        st.rerun()
+else:
+    policy_ui.show_policy(current, tz)
+    policy_ui.policy_editor(current, settings.read_only)
+    ui.prune_section(current.policy, settings.read_only)
+st.caption(
+    "Schedule the policy with `flowruns prune` from cron or a systemd timer: see docs/retention.md."
+)
+st.divider()
+audit_ui.audit_section(tz)
