@@ -6,8 +6,10 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api.deps import current_principal
-from api.errors import install_error_handlers
+from api.errors import COMMON_RESPONSES, install_error_handlers
+from api.limits import RequestLimits
 from api.routes import audit, deletion, export, health, recording, runs, stats
+from api.strict import reject_unknown_query
 from data.settings import get_settings
 
 API_PREFIX = "/api/v1/flow-runs"
@@ -45,10 +47,17 @@ def create_app(database_url: str | None = None) -> FastAPI:
         title="FlowRun History API",
         version="1.0.0",
         description="Execution history of flow runs: list, filter, stats, export, record.",
+        # Every route refuses query parameters it does not declare (a typo never widens
+        # a delete).
+        dependencies=[Depends(reject_unknown_query)],
+        responses=COMMON_RESPONSES,
     )
     app.state.database_url = database_url
     install_error_handlers(app)
-    add_cors(app, get_settings().cors_origin_list)
+    settings = get_settings()
+    # Added before CORS, so CORS (outermost) also decorates the limits' error answers.
+    app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes)
+    add_cors(app, settings.cors_origin_list)
     app.include_router(health.router)
     app.include_router(flow_runs_router())
     app.include_router(audit.router)

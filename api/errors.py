@@ -14,6 +14,7 @@ from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
 from api.schemas import ErrorResponse
 from data.db import DatabaseUnavailable
 from data.errors import Conflict, InvalidQuery, NotFound
+from data.queries.listing import InvalidCursor
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,18 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (401, "Missing, invalid or revoked API key"),
         (422, "Invalid input (parameter or body)"),
         (503, "Database unreachable or not migrated"),
+    )
+}
+
+
+# Answers any route can give (a route's own description of a code wins over these).
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse, "description": text}
+    for code, text in (
+        (400, "Unknown query parameter, invalid cursor or refused request"),
+        (413, "Request body larger than FLOWRUNS_MAX_BODY_BYTES"),
+        (414, "URL too long"),
+        (431, "Request headers too large"),
     )
 }
 
@@ -44,7 +57,10 @@ def describe_request_errors(exc: RequestValidationError) -> str:
 
 
 def _is_missing_table(exc: ProgrammingError) -> bool:
-    return "does not exist" in str(exc.orig) or "no such table" in str(exc.orig)
+    # Only a missing table means "not migrated" (PostgreSQL's undefined_table, 42P01):
+    # other errors that say "does not exist" (an operator, a function) are not that.
+    orig = exc.orig
+    return getattr(orig, "sqlstate", None) == "42P01" or "no such table" in str(orig)
 
 
 async def _validation(_: Request, exc: Exception) -> JSONResponse:
@@ -54,6 +70,10 @@ async def _validation(_: Request, exc: Exception) -> JSONResponse:
 
 async def _invalid_query(_: Request, exc: Exception) -> JSONResponse:
     return error_response(422, str(exc))
+
+
+async def _bad_request(_: Request, exc: Exception) -> JSONResponse:
+    return error_response(400, str(exc))
 
 
 async def _not_found(_: Request, exc: Exception) -> JSONResponse:
@@ -93,6 +113,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(InvalidQuery, _invalid_query)
+    app.add_exception_handler(InvalidCursor, _bad_request)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(Conflict, _conflict)
     app.add_exception_handler(DataError, _data_error)

@@ -5,11 +5,13 @@ Parameter names follow the kozmoai frontend (``flow_id``, ``status``, ``trigger_
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Query
+from pydantic import BeforeValidator
 
 from api.deps import PrincipalDep, scoped
 from data.errors import InvalidQuery
@@ -21,7 +23,13 @@ DEFAULT_DAYS = 7
 # Outside this range datetimes overflow in UTC conversion, period arithmetic or pandas.
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
-TEXT_FIELDS = ("session_id", "error_contains", "trigger_types", "error_types")
+# Filter fields holding text -> the query parameter they come from (errors name that).
+TEXT_FIELDS = {
+    "session_id": "session_id",
+    "error_contains": "q",
+    "trigger_types": "trigger_type",
+    "error_types": "error_type",
+}
 
 FlowIds = Annotated[
     list[uuid.UUID] | None,
@@ -32,7 +40,22 @@ Statuses = Annotated[
     Query(max_length=MAX_FILTER_VALUES, description="Run status; repeat for several"),
 ]
 Names = Annotated[list[Annotated[str, Query(max_length=100)]] | None, Query(max_length=50)]
-Moment = Annotated[datetime | None, Query(description="ISO-8601; without a zone it is UTC")]
+NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _not_a_number(value: Any) -> Any:
+    # Pydantic reads a bare number as a Unix timestamp ("-1" = 1969-12-31T23:59:59):
+    # for a time filter that is almost always a mistake, so only ISO-8601 is accepted.
+    if isinstance(value, str) and NUMBER.fullmatch(value.strip()):
+        raise ValueError("expected an ISO-8601 date or time (2024-05-01T12:00:00Z), not a number")
+    return value
+
+
+Moment = Annotated[
+    datetime | None,
+    BeforeValidator(_not_a_number),
+    Query(description="ISO-8601; without a zone it is UTC"),
+]
 Duration = Annotated[int | None, Query(ge=0, le=MAX_INT32)]
 Days = Annotated[
     int | None,
@@ -41,11 +64,11 @@ Days = Annotated[
 
 
 def _check_text(values: dict[str, Any]) -> None:
-    for name in TEXT_FIELDS:
+    for name, parameter in TEXT_FIELDS.items():
         raw = values.get(name)
         items = raw if isinstance(raw, tuple | list) else (raw,)
         if any(isinstance(item, str) and "\x00" in item for item in items):
-            raise InvalidQuery(f"{name}: must not contain NUL characters")
+            raise InvalidQuery(f"{parameter}: must not contain NUL characters")
 
 
 def _check_moment(name: str, value: datetime | None) -> None:

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from api.params import MAX_INT32
 from data.models import TriggerType
@@ -43,6 +43,8 @@ class DeleteResult(BaseModel):
 class RunCreate(BaseModel):
     """A runner reports that a run has started."""
 
+    model_config = ConfigDict(extra="forbid")
+
     flow_id: uuid.UUID
     trigger_type: TriggerType = TriggerType.API
     session_id: Text | None = Field(default=None, max_length=500)
@@ -52,6 +54,8 @@ class RunCreate(BaseModel):
 
 class RunFinish(BaseModel):
     """A runner reports how a run ended; the server sets ended_at and duration_ms."""
+
+    model_config = ConfigDict(extra="forbid")
 
     status: Literal["success", "failure", "cancelled"]
     outputs: Any = None

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select, update
 
 from data.db import session_scope
 from data.errors import Conflict, InvalidQuery, NotFound
-from data.models import ApiKey, User, utcnow
+from data.models import ApiKey, Flow, User, utcnow
 
 KEY_PREFIX = "frh_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -133,3 +133,13 @@ def authenticate(engine: Engine, plain: str) -> Principal | None:
         if row[4] is None or now - row[4] >= LAST_USED_RESOLUTION:
             session.execute(update(ApiKey).where(ApiKey.id == row[0]).values(last_used_at=now))
     return Principal(user_id=row[1], username=row[2], is_superuser=row[3])
+
+
+def may_record_on(engine: Engine, principal: Principal, flow_id: uuid.UUID) -> bool:
+    """True when the flow exists and ``principal`` owns it or is a superuser. Callers
+    answer "not found" either way, so a flow id's existence is never revealed."""
+    with engine.connect() as conn:
+        owner = conn.execute(select(Flow.id, Flow.user_id).where(Flow.id == flow_id)).first()
+    if owner is None:
+        return False
+    return principal.is_superuser or owner.user_id == principal.user_id

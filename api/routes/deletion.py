@@ -14,6 +14,7 @@ from api.routes.runs import NOT_FOUND
 from api.schemas import DeleteResult, ErrorResponse
 from data.accounts import Principal
 from data.audit import AuditContext
+from data.delete_guard import require_all_for_everything
 from data.deletion import delete_run, delete_runs
 from data.errors import InvalidQuery, NotFound
 from data.filters import FlowRunFilter
@@ -61,26 +62,26 @@ def delete_many(
         int | None, Query(ge=0, le=36500, description="Only runs started before now - N days")
     ] = None,
     delete_all: Annotated[
-        bool, Query(alias="all", description="Required to delete with no filter at all")
+        bool,
+        Query(alias="all", description="Required when the request would delete every run"),
     ] = False,
     include_active: Annotated[
         bool, Query(description="Also delete pending/running runs (kept by default)")
     ] = False,
     dry_run: Annotated[bool, Query(description="Only count what would be deleted")] = False,
 ) -> DeleteResult:
-    """Refuses (400) without any filter unless `all=true`; never deletes pending or
-    running runs unless `include_active=true`. A regular user deletes only their runs."""
+    """Refuses (400) without any filter, or with a filter that matches every deletable
+    run of the caller, unless `all=true`; never deletes pending or running runs unless
+    `include_active=true`. A regular user deletes only their runs."""
+    request: dict[str, Any] = {
+        "older_than_days": older_than_days,
+        "delete_all": delete_all,
+        "include_active": include_active,
+        "scope_user_id": scope_user_id(principal),
+    }
     try:
-        count = delete_runs(
-            engine,
-            flt,
-            older_than_days=older_than_days,
-            delete_all=delete_all,
-            include_active=include_active,
-            dry_run=dry_run,
-            scope_user_id=scope_user_id(principal),
-            audit=audit_context(principal),
-        )
+        require_all_for_everything(engine, flt, **request)
+        count = delete_runs(engine, flt, dry_run=dry_run, audit=audit_context(principal), **request)
     except InvalidQuery as exc:  # the protections: a refused request, not a malformed one
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
     return DeleteResult(deleted=count, dry_run=dry_run, message=deleted_message(count, dry_run))

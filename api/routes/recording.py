@@ -13,18 +13,22 @@ from api.deps import EngineDep, PrincipalDep, scoped
 from api.errors import ERROR_RESPONSES
 from api.routes.runs import NOT_FOUND
 from api.schemas import ErrorResponse, FlowRunRead, RunCreate, RunFinish
+from api.strict import StrictJSONRoute
 from data import queries as q
+from data.accounts import may_record_on
 from data.errors import NotFound
 from data.filters import FlowRunFilter
 from data.recorder import finish_run, start_run
 
-router = APIRouter()
+router = APIRouter(route_class=StrictJSONRoute)
 
 UNKNOWN_FLOW: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorResponse, "description": "The flow does not exist"}
+    404: {"model": ErrorResponse, "description": "No such flow, or not the caller's"}
 }
 MALFORMED_BODY: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorResponse, "description": "The body is not valid JSON"}
+    400: {"model": ErrorResponse, "description": "The body is not valid JSON"},
+    413: {"model": ErrorResponse, "description": "The body is larger than the limit"},
+    415: {"model": ErrorResponse, "description": "The body is not declared as JSON"},
 }
 ALREADY_FINISHED: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorResponse, "description": "The run has already finished"}
@@ -48,6 +52,10 @@ def read_run(engine: Engine, run_id: uuid.UUID, scope: FlowRunFilter) -> q.RunRe
 def create_run(
     body: RunCreate, response: Response, engine: EngineDep, principal: PrincipalDep
 ) -> q.RunRecord:
+    """Only on a flow the caller owns (a superuser: any flow); any other flow id answers
+    the same 404 as a missing one."""
+    if not may_record_on(engine, principal, body.flow_id):
+        raise NotFound(f"Flow {body.flow_id} not found")
     try:
         run_id = start_run(
             engine,

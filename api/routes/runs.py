@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
 from api.deps import EngineDep, PrincipalDep, scoped
 from api.errors import ERROR_RESPONSES
@@ -77,6 +77,8 @@ def list_runs(
     `X-Total-Count` and the next page in `Link` (keyset cursor: stable while runs arrive)."""
     if format == "csv":
         return csv_response(engine, flt, columns)
+    if columns is not None:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "columns: only with format=csv")
     page = q.list_runs(
         engine,
         flt,

@@ -6,19 +6,20 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import Engine, SQLColumnExpression, Text, and_, cast, func, literal, or_, select
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from data.errors import InvalidQuery
 from data.filters import FlowRunFilter
+from data.json_values import has_lone_surrogate
 from data.models import Flow, FlowRun, User
 
 MAX_PAGE_SIZE = 500
@@ -84,6 +85,20 @@ class RunRecord(BaseModel):
     metadata: Any | None = None
 
 
+def to_record(row: Mapping[Any, Any]) -> RunRecord:
+    """The row as a ``RunRecord``. A value of the wrong type (another engine wrote text
+    into an integer column of SQLite) degrades to null, or to 0 for the run's component
+    count, instead of failing the whole page."""
+    values = dict(row)
+    try:
+        return RunRecord.model_validate(values)
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = str(error["loc"][0])
+            values[name] = 0 if name == "components_executed" else None
+    return RunRecord.model_validate(values)
+
+
 @dataclass(frozen=True)
 class RunPage:
     runs: list[RunRecord]
@@ -114,20 +129,70 @@ def _encode_cursor(sort: str, direction: str, key: Any, run_id: uuid.UUID) -> st
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str, sort: str, direction: str) -> tuple[Any, uuid.UUID]:
+class InvalidCursor(InvalidQuery):
+    """A ``cursor`` that this API did not issue for this order (tampered, truncated,
+    from another ``order_by``/``order_dir``); the message names the problem."""
+
+
+# Cursor keys outside this range cannot come from a real page and overflow UTC
+# conversions; the same bounds as the API's time filters.
+CURSOR_EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+CURSOR_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+MAX_INT64 = 2**63 - 1
+CURSOR_FIELDS = frozenset({"s", "d", "k", "id"})
+NOT_OURS = "cursor: not a cursor returned by this API"
+
+
+def _reject_constant(token: str) -> None:
+    raise ValueError(f"{token} is not JSON")
+
+
+def _cursor_payload(cursor: str) -> dict[str, Any]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        payload = json.loads(raw)
-        key = payload["k"]
-        if isinstance(key, dict):
-            key = datetime.fromisoformat(key["ts"])
+        payload = json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, TypeError, binascii.Error, RecursionError):
+        raise InvalidCursor(f"{NOT_OURS} (not base64-encoded JSON)") from None
+    if not isinstance(payload, dict) or set(payload) != CURSOR_FIELDS:
+        raise InvalidCursor(f"{NOT_OURS} (expected an object with s, d, k and id)")
+    return payload
+
+
+def _time_key(key: Any) -> datetime:
+    try:
+        moment = datetime.fromisoformat(key["ts"])
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        in_range = CURSOR_EARLIEST <= moment.astimezone(UTC) < CURSOR_LATEST
+    except (TypeError, KeyError, ValueError, OverflowError):
+        in_range = False
+    if not in_range or set(key) != {"ts"}:
+        raise InvalidCursor("cursor: the started_at key must be a time between 1900 and 2200")
+    return moment
+
+
+def _cursor_key(sort: str, key: Any) -> Any:
+    """The key checked against the sort column's type, so the database never sees a
+    value it cannot compare (PostgreSQL would refuse text vs integer)."""
+    if sort == "started_at":
+        return _time_key(key)
+    if sort == "duration_ms":
+        if isinstance(key, bool) or not isinstance(key, int) or not -1 <= key <= MAX_INT64:
+            raise InvalidCursor("cursor: the duration_ms key must be an integer of 64 bits")
+        return key
+    if not isinstance(key, str) or "\x00" in key or has_lone_surrogate(key):
+        raise InvalidCursor(f"cursor: the {sort} key must be text")
+    return key
+
+
+def _decode_cursor(cursor: str, sort: str, direction: str) -> tuple[Any, uuid.UUID]:
+    payload = _cursor_payload(cursor)
+    if payload["s"] != sort or payload["d"] != direction:
+        raise InvalidCursor("cursor: it was issued for a different order_by/order_dir")
+    try:
         run_id = uuid.UUID(payload["id"])
-        same_order = payload["s"] == sort and payload["d"] == direction
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise InvalidQuery("cursor: not a cursor returned by this API") from None
-    if not same_order:
-        raise InvalidQuery("cursor: it was issued for a different order_by/order_dir")
-    return key, run_id
+    except (TypeError, ValueError, AttributeError):
+        raise InvalidCursor("cursor: its run id is not a UUID") from None
+    return _cursor_key(sort, payload["k"]), run_id
 
 
 def after_cursor(
@@ -205,7 +270,7 @@ def list_runs(
         rows = conn.execute(query).mappings().all()
     has_more = len(rows) > limit
     rows = rows[:limit]
-    runs = [RunRecord.model_validate(dict(row)) for row in rows]
+    runs = [to_record(row) for row in rows]
     next_cursor = None
     if has_more and rows:
         last = rows[-1]
@@ -230,7 +295,7 @@ def get_run(
     query = _base_select(flt or FlowRunFilter(), True).where(FlowRun.id == run_id)
     with engine.connect() as conn:
         row = conn.execute(query).mappings().first()
-    return None if row is None else RunRecord.model_validate(dict(row))
+    return None if row is None else to_record(row)
 
 
 def iter_runs(

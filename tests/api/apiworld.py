@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, text
 
 from data.accounts import create_api_key, create_user
-from data.db import session_scope
-from data.models import Flow, FlowRun, utcnow
+from data.db import build_engine, session_scope
+from data.models import Base, Flow, FlowRun, utcnow
 
 API = "/api/v1/flow-runs"
 STATUSES = ("pending", "running", "success", "failure", "cancelled")
@@ -132,3 +132,12 @@ def expected_ids(frame: pd.DataFrame) -> list[uuid.UUID]:
         ["started_at", "_id"], ascending=False
     )
     return list(ordered["id"])
+
+
+def truncate_all(url: str) -> None:
+    """Empty every table of the schema (PostgreSQL), for a module-wide shared database."""
+    engine = build_engine(url)
+    names = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} CASCADE"))
+    engine.dispose()

@@ -98,7 +98,6 @@ def test_invalid_list_parameters_are_422(client: TestClient, world: World) -> No
         {"order_dir": "sideways"},
         {"status": "exploded"},
         {"flow_id": "not-a-uuid"},
-        {"cursor": "garbage"},
         {"started_after": "yesterday"},
         {"started_after": "1800-01-01T00:00:00"},
         {"q": "a\x00b"},
@@ -115,7 +114,7 @@ def test_cursor_from_another_order_is_rejected(client: TestClient, world: World)
     response = client.get(
         API + "/", params={"cursor": cursor, "order_by": "status"}, headers=world.headers("admin")
     )
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert "order_by" in response.json()["detail"]
 
 
