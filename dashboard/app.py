@@ -5,23 +5,39 @@ Page config, first-start bootstrap, the shared sidebar, then the page navigation
 
 from __future__ import annotations
 
+import uuid
+
 import streamlit as st
+from streamlit.navigation.page import StreamlitPage
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from dashboard import bootstrap, sidebar
 from dashboard import data_access as da
 from dashboard import state as s
+from dashboard.formatting import md_escape
 from data.errors import InvalidQuery
 from data.filters import FlowRunFilter
 from data.settings import get_settings
+
+
+def unknown_page_path(pages: list[StreamlitPage]) -> str | None:
+    """The URL path the browser asked for when no page has it (st.navigation then runs
+    the default page without a word)."""
+    ctx = get_script_run_ctx()
+    wanted = (ctx.pages_manager.intended_page_name if ctx else None) or ""
+    known = {page.url_path for page in pages}
+    return wanted if wanted.strip("/") and wanted.strip("/") not in known else None
+
 
 st.set_page_config(page_title="FlowRun History", page_icon="📈", layout="wide")
 settings = get_settings()
 bootstrap.prepare_database(settings)
 
-flows = da.list_flows()
-problems = s.init_from_url({str(flow_id) for flow_id, _ in flows})
+flow_labels = da.flow_labels()
+problems = s.init_from_url(set(flow_labels))
 if problems:
-    st.error("Ignored invalid link parameters (defaults used): " + "; ".join(problems))
+    # The problems quote the link's values: shown as text, never as Markdown.
+    st.error("Ignored invalid link parameters (defaults used): " + md_escape("; ".join(problems)))
 
 pages = [
     st.Page("views/overview.py", title="Overview", icon=":material/dashboard:", default=True),
@@ -33,7 +49,10 @@ pages = [
     ),
 ]
 page = st.navigation(pages)
-sidebar.render(flows, settings)
+if unknown := unknown_page_path(pages):
+    st.error(f"No page at /{md_escape(unknown)}: showing {page.title} instead.")
+# Labels, not names: two flows may share a name, and pickers match options by label.
+sidebar.render([(uuid.UUID(i), label) for i, label in flow_labels.items()], settings)
 s.sync_url()
 
 if da.is_demo():
@@ -46,4 +65,4 @@ if da.count_runs(FlowRunFilter()) == 0:
 try:
     page.run()
 except InvalidQuery as exc:
-    st.error(f"Invalid filter: {exc}")
+    st.error(f"Invalid filter: {md_escape(exc)}")

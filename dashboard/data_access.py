@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
+from dashboard.formatting import flow_labels as flow_labels_for
 from data import queries as q
 from data.db import build_engine
 from data.demo import is_demo_database
@@ -84,6 +85,10 @@ def _list_flows(url: str) -> list[tuple[uuid.UUID, str]]:
     return q.list_flows(engine_for(url))
 
 
+def _flow_choices(url: str) -> list[q.FlowChoice]:
+    return q.list_flow_choices(engine_for(url))
+
+
 def _list_runs(url: str, flt: FlowRunFilter, page: tuple[str, str, int, str | None]) -> q.RunPage:
     sort, direction, limit, cursor = page
     return q.list_runs(
@@ -123,6 +128,11 @@ def count_runs(flt: FlowRunFilter) -> int:
 
 def list_flows() -> list[tuple[uuid.UUID, str]]:
     return _cached(_list_flows)(database_url())
+
+
+def flow_labels() -> dict[str, str]:
+    """Flow id (str) -> a label unique among all flows: the one source for flow pickers."""
+    return flow_labels_for(_cached(_flow_choices)(database_url()))
 
 
 def list_runs(

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import math
+import re
+import string
+import uuid
+from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -82,3 +87,52 @@ def delta(current: float | None, previous: float | None) -> float | None:
     if current is None or previous is None:
         return None
     return current - previous
+
+
+# Every ASCII punctuation character may be backslash-escaped in CommonMark; escaping all
+# of them also defuses Streamlit's own syntax (:material/x:, :red[..], $math$) and GFM
+# autolinks (http\://, www\.), so stored or linked text is shown as typed.
+_MD_SPECIAL = re.compile("([" + re.escape(string.punctuation) + "])")
+NO_ERROR_TYPE = "(no type)"
+SHORT_ID = 8
+
+
+def md_escape(text: object) -> str:
+    """``text`` as literal text inside a Markdown-rendering element (st.markdown,
+    st.caption, st.error, labels...): no links, images, HTML, emphasis or code spans."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text))
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 group``, ``2 groups``, ``1,024 runs``."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def error_type_label(error_type: object) -> str:
+    """Missing types (NULL, read back as None or NaN) get a name instead of "nan"."""
+    if error_type is None or (isinstance(error_type, float) and math.isnan(error_type)):
+        return NO_ERROR_TYPE
+    return str(error_type) if str(error_type).strip() else NO_ERROR_TYPE
+
+
+def flow_labels(flows: Iterable[tuple[uuid.UUID, str, str | None]]) -> dict[str, str]:
+    """A unique label per flow id (str): the name, plus the owner where names repeat,
+    plus a short id where name and owner repeat too. Widgets match options by label in
+    the browser, so two equal labels would make one flow unselectable."""
+    rows = [(str(flow_id), name, owner or "no owner") for flow_id, name, owner in flows]
+    names = Counter(name for _, name, _ in rows)
+    owned = Counter((name, owner) for _, name, owner in rows)
+    labels = {}
+    for flow_id, name, owner in rows:
+        if names[name] == 1:
+            labels[flow_id] = name
+        elif owned[(name, owner)] == 1:
+            labels[flow_id] = f"{name} ({owner})"
+        else:
+            labels[flow_id] = f"{name} ({owner}, {flow_id[:SHORT_ID]})"
+    # A name may itself look like another flow's label ("x (ann)"): the full id settles it.
+    taken = Counter(labels.values())
+    for flow_id, name, owner in rows:
+        if taken[labels[flow_id]] > 1:
+            labels[flow_id] = f"{name} ({owner}, {flow_id})"
+    return labels

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data_access as da
-from dashboard.formatting import human_duration, local_time, status_label
+from dashboard.formatting import human_duration, local_time, md_escape, status_label
 from dashboard.runs_table import K_SELECTED
 from data.audit import AuditContext
 from data.deletion import delete_run
@@ -75,12 +75,12 @@ def render(run_id: str, tz: str, read_only: bool) -> None:
     if run is None:
         st.warning("This run no longer exists. Press Refresh data.")
         return
-    st.subheader(f"Run detail · {run.flow_name}")
+    st.subheader(f"Run detail · {md_escape(run.flow_name)}")  # stored text, not Markdown
     fields = _fields(run, tz)
     # Tall enough for every field: no inner scrolling in the detail view.
     st.dataframe(fields, hide_index=True, width="stretch", height=35 * (len(fields) + 1) + 3)
     if run.error_type or run.error_message:
-        st.markdown(f"**Error** · `{run.error_type or 'unknown type'}`")
+        st.markdown(f"**Error** · {md_escape(run.error_type or 'unknown type')}")
         st.code(run.error_message or "(no message)", language=None, wrap_lines=True)
     inputs, outputs, metadata = st.tabs(["Inputs", "Outputs", "Metadata"])
     inputs.json(run.inputs if run.inputs is not None else {}, expanded=2)

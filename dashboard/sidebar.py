@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard import data_access as da
 from dashboard import state as s
-from dashboard.formatting import timezone_options
+from dashboard.formatting import md_escape, timezone_options
 from data.settings import Settings
 
 
@@ -44,7 +44,9 @@ def _error_group() -> None:
     if not types and not signature:
         return
     label = ", ".join(types) or "any type"
-    st.caption(f"Error group: **{label}**" + (f" · `{signature[:80]}`" if signature else ""))
+    # From the URL (?error_type=, ?sig=): shown as text, never as Markdown.
+    shown = f"Error group: **{md_escape(label)}**"
+    st.caption(shown + (f" · {md_escape(signature[:80])}" if signature else ""))
     st.button("Clear error group", on_click=s.clear_error_group, key="clear_error_group")
 
 
@@ -57,7 +59,10 @@ def render(flows: list[tuple[uuid.UUID, str]], settings: Settings) -> None:
         st.multiselect("Statuses", s.STATUSES, key=s.K_STATUSES)
         st.multiselect("Trigger types", s.TRIGGERS, key=s.K_TRIGGERS)
         st.text_input(
-            "Error message contains", key=s.K_TEXT, max_chars=500, placeholder="e.g. timeout"
+            "Error message or type contains",
+            key=s.K_TEXT,
+            max_chars=500,
+            placeholder="e.g. timeout",
         )
         _error_group()
         st.selectbox("Time zone", timezone_options(), key=s.K_TZ)

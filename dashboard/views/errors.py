@@ -1,5 +1,7 @@
-"""Errors: failures grouped by type and message signature, trend, links into History."""
+"""Errors: failures grouped by type and message signature, trend, links into History.
+Groups first seen inside the range are flagged "new"."""
 
+import hashlib
 from datetime import UTC, datetime
 
 import streamlit as st
@@ -8,7 +10,8 @@ from dashboard import data_access as da
 from dashboard import selection as sel
 from dashboard import state as s
 from dashboard.charts.errors import error_trend
-from dashboard.formatting import local_time
+from dashboard.formatting import error_type_label, local_time, md_escape, plural
+from data import queries as q
 from data.models import FlowRunStatus
 
 TOP_GROUPS = 15
@@ -21,10 +24,26 @@ groups = da.error_breakdown(flt)
 if groups.empty:
     st.info("No failures match these filters.")
     st.stop()
+before = q.earlier_filter(flt)
+groups = q.mark_new_groups(groups, None if before is None else da.error_breakdown(before))
 
-st.markdown(f"**{int(groups['count'].sum()):,} failures** in **{len(groups):,} groups**")
+
+def group_key(error_type: str | None, signature: str | None) -> str:
+    """A widget key from the group's identity: keys by row position point at another
+    group once the list is re-filtered (the click then misses its button)."""
+    return hashlib.sha256(repr((error_type, signature)).encode()).hexdigest()[:16]
+
+
+failures, new = int(groups["count"].sum()), int(groups["new"].sum())
+st.markdown(
+    f"**{plural(failures, 'failure')}** in **{plural(len(groups), 'group')}**"
+    + (f", **{new:,} new**" if before is not None else "")
+)
+if before is not None:
+    st.caption("New: first seen inside this range (no failure of that group before it).")
 # The trend covers the same failures the table groups.
 trend = da.count_timeseries(flt.replace(statuses=(FAILURE,)), "error_type", tz)
+trend["error_type"] = trend["error_type"].map(error_type_label)  # NULL: "(no type)", not "nan"
 bounds, now = (flt.started_after, flt.started_before), datetime.now(UTC)
 sel.plot(error_trend(trend, tz, bounds, now), "err_trend", sel.error_chart("err_trend"))
 st.caption(
@@ -33,6 +52,7 @@ st.caption(
 )
 
 view = groups.assign(
+    error_type=groups["error_type"].map(error_type_label),
     first_seen=groups["first_seen"].map(lambda t: local_time(t, tz)),
     last_seen=groups["last_seen"].map(lambda t: local_time(t, tz)),
 ).rename(
@@ -46,13 +66,16 @@ view = groups.assign(
 st.dataframe(view, hide_index=True, width="stretch")
 
 st.subheader("Open a group in History")
-for index, group in groups.head(TOP_GROUPS).iterrows():
+for _, group in groups.head(TOP_GROUPS).iterrows():
     label, button = st.columns([5, 1])
-    kind = group["error_type"] or "-"
-    label.markdown(f"`{kind}` · {group['signature']} · **{group['count']:,}**")
+    # Stored text: escaped, so a message cannot become a link, an image or formatting.
+    kind = md_escape(error_type_label(group["error_type"]))
+    signature = md_escape(group["signature"])
+    tag = " · **new**" if group["new"] else ""
+    label.markdown(f"**{kind}** · {signature} · **{group['count']:,}**{tag}")
     if button.button(
         "History →",
-        key=f"err_open_{index}",
+        key=f"err_open_{group_key(group['error_type'], group['signature'])}",
         on_click=s.focus_error_group,
         args=(group["error_type"], group["signature"]),
     ):

@@ -1,4 +1,5 @@
-"""Flows: per-flow health with a small trend; pick a flow to filter every page to it."""
+"""Flows: per-flow health with a small trend and flags (p95 regression, success drop
+against the previous period); pick a flow to filter every page to it."""
 
 from datetime import UTC, datetime
 
@@ -10,7 +11,14 @@ from dashboard import selection as sel
 from dashboard import state as s
 from dashboard.charts.flows import failure_rate_bars, sparklines
 from dashboard.charts.grid import flow_grid
-from dashboard.formatting import human_duration, local_time
+from dashboard.formatting import local_time, plural
+from data import queries as q
+
+
+def flag_text(row: pd.Series) -> str:
+    flags = ["p95 regression"] * bool(row["p95_regression"])
+    return ", ".join(flags + ["success drop"] * bool(row["success_drop"]))
+
 
 sel.follow_jump()
 st.title("Flows")
@@ -19,6 +27,10 @@ table = da.flow_breakdown(flt)
 if table.empty:
     st.info("No runs match these filters.")
     st.stop()
+previous = flt.previous_period()
+table = q.flag_flows(table, None if previous is None else da.flow_breakdown(previous))
+# Labels, not names: two flows may share a name (different owners).
+labels = da.flow_labels()
 
 trend = da.count_timeseries(flt, "flow_id", tz)
 trend["flow_id"] = trend["flow_id"].astype(str)
@@ -29,17 +41,27 @@ unit = trend.attrs.get("bucket", "bucket")
 lines, unfinished = sparklines(trend, list(flow_ids), tz, bounds, now)
 view = pd.DataFrame(
     {
-        "flow": table["flow_name"],
+        "flow": flow_ids.map(labels).fillna(table["flow_name"]),
+        "flags": table.apply(flag_text, axis=1),
         "runs": table["runs"],
         "success rate": table["success_rate"] * 100,
+        "success change (pp)": table["success_rate_change"] * 100,
         "failures": table["failure"],
-        "p50": table["p50_ms"].map(human_duration),
-        "p95": table["p95_ms"].map(human_duration),
+        # Seconds as numbers, not "2.4 s" strings, so the columns sort by value.
+        "p50 (s)": table["p50_ms"] / 1000,
+        "p95 (s)": table["p95_ms"] / 1000,
+        "p95 change (%)": table["p95_change"] * 100,
         f"last run ({tz})": table["last_run_at"].map(lambda t: local_time(t, tz)),
         f"last failure ({tz})": table["last_failure_at"].map(lambda t: local_time(t, tz)),
         f"runs per finished {unit}": lines,
     }
 )
+flagged = int((view["flags"] != "").sum())
+if previous is None:
+    st.caption("Flags compare with the previous period: choose a bounded time range.")
+else:
+    st.markdown(f"**{plural(flagged, 'flow')} flagged** of {len(view):,}")
+    st.caption(q.DEFAULT_RULE.describe() + " Click a column header to sort.")
 if unfinished:
     st.caption(f"The trend column leaves out the {unit} in progress (it is not a drop).")
 st.dataframe(
@@ -51,14 +73,17 @@ st.dataframe(
             "success rate", min_value=0, max_value=100, format="%.1f%%"
         ),
         "runs": st.column_config.NumberColumn(format="localized"),
+        "success change (pp)": st.column_config.NumberColumn(format="%+.1f"),
+        "p50 (s)": st.column_config.NumberColumn(format="%.2f"),
+        "p95 (s)": st.column_config.NumberColumn(format="%.2f"),
+        "p95 change (%)": st.column_config.NumberColumn(format="%+.0f%%"),
         view.columns[-1]: st.column_config.LineChartColumn(y_min=0),
     },
 )
 
-names = dict(zip(flow_ids, table["flow_name"], strict=True))
 
 st.subheader("Failure rate per flow")
-fig = failure_rate_bars(table, names)
+fig = failure_rate_bars(table, labels)
 sel.plot(fig, "flows_rates", sel.flow_chart("flows_rates"), ("points",))
 st.caption("Click a bar to filter every page to that flow.")
 sel.history_button("flows_open_history")
@@ -69,14 +94,16 @@ failed = (
     if "failure" in (flt.statuses or ("failure",))
     else trend.iloc[:0]
 )
-fig = flow_grid(trend, failed, names, tz, bounds, now)
+fig = flow_grid(trend, failed, labels, tz, bounds, now)
 sel.plot(fig, "flows_grid", sel.grid_chart("flows_grid"), ("points",))
 st.caption(
     "Colour: failed runs / runs per cell; outlined cells are buckets still in progress. "
     "Click a cell to open that flow and bucket in History."
 )
 
-choice = st.selectbox("Flow", list(names), format_func=names.get, key="flows_pick")
+choice = st.selectbox(
+    "Flow", list(flow_ids), format_func=lambda i: labels.get(i, i), key="flows_pick"
+)
 st.button(
     "Filter every page to this flow",
     on_click=s.focus_flow,
