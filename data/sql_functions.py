@@ -50,7 +50,8 @@ class error_signature(FunctionElement[str]):
 
 @compiles(error_signature, "sqlite")
 def _signature_sqlite(element: error_signature, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"flowrun_signature({compiler.process(element.clauses, **kw)})"
+    # As a BLOB: a stored value that is not valid UTF-8 must not fail the query.
+    return f"flowrun_signature(CAST({compiler.process(element.clauses, **kw)} AS BLOB))"
 
 
 def _pg_literal(value: str) -> str:
@@ -77,7 +78,7 @@ class lower_text(FunctionElement[str]):
 
 @compiles(lower_text, "sqlite")
 def _lower_sqlite(element: lower_text, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"flowrun_lower({compiler.process(element.clauses, **kw)})"
+    return f"flowrun_lower(CAST({compiler.process(element.clauses, **kw)} AS BLOB))"
 
 
 @compiles(lower_text)

@@ -41,11 +41,27 @@ class _PercentilesAggregate:
         return json.dumps([interpolated_percentile(self.values, p) for p in PERCENTILES])
 
 
-def _lower(value: str | None) -> str | None:
-    return None if value is None else str(value).lower()
+def lenient_text(value: Any) -> str | None:
+    """A text argument passed as a BLOB (see data.sql_functions): sqlite3 refuses to hand
+    a function TEXT that is not valid UTF-8, which another engine may have stored, and
+    the whole query failed. Undecodable bytes become U+FFFD instead."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def _lower(value: Any) -> str | None:
+    text = lenient_text(value)
+    return None if text is None else text.lower()
+
+
+def _signature(value: Any) -> str | None:
+    return message_signature(lenient_text(value))
 
 
 def register_sqlite_functions(dbapi_connection: Any) -> None:
     dbapi_connection.create_aggregate("flowrun_percentiles", 1, _PercentilesAggregate)
-    dbapi_connection.create_function("flowrun_signature", 1, message_signature, deterministic=True)
+    dbapi_connection.create_function("flowrun_signature", 1, _signature, deterministic=True)
     dbapi_connection.create_function("flowrun_lower", 1, _lower, deterministic=True)
