@@ -10,6 +10,7 @@ import inspect
 import logging
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,11 +19,13 @@ from typing import Any, ParamSpec, TypeVar
 from sqlalchemy import Engine, Row, select, update
 from sqlalchemy.exc import DataError, IntegrityError
 
+from data import record_writer
 from data.audit import AuditContext, AuditHandle, audited, filter_criteria
 from data.db import session_scope
 from data.errors import Conflict, InvalidQuery, NotFound
 from data.filters import FlowRunFilter
 from data.models import FlowRun, FlowRunStatus, TriggerType, utcnow
+from data.statuses import status_in
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -47,10 +50,11 @@ def start_run(
     inputs: Any = None,
     metadata: Any = None,
     started_at: datetime | None = None,
+    run_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
     """Insert a run in status ``running`` and return its id."""
     run = FlowRun(
-        id=uuid.uuid4(),
+        id=run_id or uuid.uuid4(),
         flow_id=flow_id,
         user_id=user_id,
         session_id=session_id,
@@ -75,8 +79,10 @@ def finish_run(
     error_message: str | None = None,
     components_executed: int | None = None,
     scope: FlowRunFilter | None = None,
+    ended_at: datetime | None = None,
 ) -> None:
-    """Close an active run: the server sets ended_at and duration_ms.
+    """Close an active run: the server sets ended_at (now, or ``ended_at`` for a finish
+    written late by the recorder's background writer) and duration_ms.
 
     Raises ``NotFound`` (absent or outside ``scope``), ``Conflict`` (already finished)
     or ``InvalidQuery`` (``status`` is not a finishing status).
@@ -92,7 +98,7 @@ def finish_run(
         ).first()
         if row is None:
             raise NotFound(f"Flow run {run_id} not found")
-        ended_at = utcnow()
+        ended_at = ended_at or utcnow()
         values: dict[str, Any] = {
             "status": status,
             "ended_at": ended_at,
@@ -106,7 +112,7 @@ def finish_run(
         # Conditional on still being active, so two finishers cannot both win.
         result = session.execute(
             update(FlowRun)
-            .where(FlowRun.id == run_id, FlowRun.status.in_(FlowRunStatus.active()))
+            .where(FlowRun.id == run_id, status_in(FlowRunStatus.active()))
             .values(**values)
         )
         if result.rowcount == 0:  # type: ignore[attr-defined]
@@ -121,70 +127,109 @@ class RunHandle:
     outputs: Any = None
     components_executed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    started: Future[None] | None = field(default=None, repr=False)
 
     def component_done(self, count: int = 1) -> None:
         self.components_executed += count
 
 
-def _finish_quietly(
-    engine: Engine, handle: RunHandle, status: str, exc: BaseException | None
-) -> None:
+def _begin(
+    engine: Engine, flow_id: uuid.UUID, start: dict[str, Any]
+) -> tuple[RunHandle, Future[None]]:
+    """Queue the start of a run; the id and start time are fixed now, not when written."""
+    run_id = uuid.uuid4()
+    values = {**start, "started_at": start.get("started_at") or utcnow(), "run_id": run_id}
+    write = functools.partial(start_run, flow_id=flow_id, **values)
+    started = record_writer.submit(engine, write, f"start of run {run_id}")
+    return RunHandle(run_id=run_id, started=started), started
+
+
+class StartNotRecorded(RuntimeError):
+    """The finish of a run whose start was never written is not attempted."""
+
+
+def _finish_write(engine: Engine, started: Future[None] | None, **values: Any) -> None:
+    # Writes apply in order, so the start has settled by the time its finish runs.
+    if started is not None and started.exception() is not None:
+        raise StartNotRecorded("its start was not recorded")
+    finish_run(engine, **values)
+
+
+def _end(engine: Engine, handle: RunHandle, exc: BaseException | None) -> Future[None] | None:
+    """Queue the finish: success, or the exception as failure (cancelled for an
+    interruption); ``None`` when the start already failed for good."""
     if handle.run_id is None:
-        return
-    try:
-        finish_run(
-            engine,
-            handle.run_id,
-            status,
-            outputs=handle.outputs,
-            # The exception's own class name, not type(type(exc)) as the original did.
-            error_type=type(exc).__name__ if exc is not None else None,
-            error_message=str(exc) or repr(exc) if exc is not None else None,
-            components_executed=handle.components_executed,
-        )
-    except Exception:  # recording must never break the caller's flow
-        log.warning("could not record the end of flow run %s", handle.run_id, exc_info=True)
+        return None
+    if exc is None:
+        status = FlowRunStatus.SUCCESS.value
+    elif isinstance(exc, KeyboardInterrupt | asyncio.CancelledError | GeneratorExit):
+        status = FlowRunStatus.CANCELLED.value
+    else:
+        status = FlowRunStatus.FAILURE.value
+    write = functools.partial(
+        _finish_write,
+        started=handle.started,
+        run_id=handle.run_id,
+        status=status,
+        outputs=handle.outputs,
+        # The exception's own class name, not type(type(exc)) as the original did.
+        error_type=type(exc).__name__ if exc is not None else None,
+        error_message=str(exc) or repr(exc) if exc is not None else None,
+        components_executed=handle.components_executed,
+        ended_at=utcnow(),
+    )
+    return record_writer.submit(engine, write, f"end of run {handle.run_id}")
 
 
 @contextmanager
 def record_run(engine: Engine, flow_id: uuid.UUID, **start: Any) -> Iterator[RunHandle]:
     """Record the enclosed block as one run: success, failure or cancelled.
 
-    Exceptions from the block propagate unchanged; failures to write the record are
-    logged and swallowed.
+    Exceptions from the block propagate unchanged. The record is written by a background
+    writer: the block waits at most ``FLOWRUNS_RECORDER_TIMEOUT_SECONDS`` at its start and
+    at its end; a write the database cannot take yet (write lock, outage) is retried in
+    the background, and failures are logged, never raised.
     """
-    try:
-        handle = RunHandle(run_id=start_run(engine, flow_id, **start))
-    except Exception:
-        log.warning("could not record the start of a run of flow %s", flow_id, exc_info=True)
-        handle = RunHandle(run_id=None)
+    bound = record_writer.caller_bound()
+    handle, started = _begin(engine, flow_id, start)
+    if record_writer.failed(started, bound):
+        handle.run_id = None
     try:
         yield handle
-    except (KeyboardInterrupt, asyncio.CancelledError, GeneratorExit) as exc:
-        _finish_quietly(engine, handle, FlowRunStatus.CANCELLED.value, exc)
-        raise
     except BaseException as exc:
-        _finish_quietly(engine, handle, FlowRunStatus.FAILURE.value, exc)
+        if (ended := _end(engine, handle, exc)) is not None:
+            record_writer.failed(ended, bound)
         raise
-    else:
-        _finish_quietly(engine, handle, FlowRunStatus.SUCCESS.value, None)
+    if (ended := _end(engine, handle, None)) is not None:
+        record_writer.failed(ended, bound)
 
 
 def recorded(
     engine: Engine, flow_id: uuid.UUID, **start: Any
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Decorator form of ``record_run`` for sync and async functions; the return value is
-    stored as the run's outputs when it is JSON-serialisable."""
+    stored as the run's outputs when it is JSON-serialisable. An async function waits
+    for its record writes with ``await``: the event loop is never blocked."""
 
     def decorate(func: Callable[P, R]) -> Callable[P, R]:
         if inspect.iscoroutinefunction(func):
 
             @functools.wraps(func)
             async def async_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-                with record_run(engine, flow_id, **start) as handle:
+                bound = record_writer.caller_bound()
+                handle, started = _begin(engine, flow_id, start)
+                if await record_writer.failed_async(started, bound):
+                    handle.run_id = None
+                try:
                     result = await func(*args, **kwargs)
                     handle.outputs = _jsonable(result)
-                    return result
+                except BaseException as exc:
+                    if (ended := _end(engine, handle, exc)) is not None:
+                        await record_writer.failed_async(ended, bound)
+                    raise
+                if (ended := _end(engine, handle, None)) is not None:
+                    await record_writer.failed_async(ended, bound)
+                return result
 
             return async_wrapper  # type: ignore[return-value]
 

@@ -4,24 +4,30 @@ break the caller, finish_run's errors, and the stuck-run sweep."""
 from __future__ import annotations
 
 import asyncio
+import itertools
+import logging
+import sqlite3
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from runfactory import World, at
-from sqlalchemy import Engine, delete
+from runfactory import World, at, make_world
+from sqlalchemy import Engine, delete, text
 
 from data import queries as q
+from data import record_writer
 from data.db import build_engine
 from data.errors import Conflict, InvalidQuery, NotFound
 from data.filters import FlowRunFilter
 from data.models import FlowRun
 from data.queries import RunRecord
 from data.recorder import finish_run, record_run, recorded, start_run, sweep_stuck
+from data.settings import get_settings
 
 
 def only_run(world: World) -> RunRecord:
@@ -255,3 +261,126 @@ def test_a_failing_finish_never_breaks_the_caller(
         with world.engine.begin() as conn:
             conn.execute(delete(FlowRun).where(FlowRun.id == run.run_id))
         raise LookupError("mine")  # the caller's own error, not the recorder's NotFound
+
+
+# --- A held write lock (issue 8 item 8) -------------------------------------------------
+
+BOUND_S = 0.3
+# The bound at the start and at the end of the block, plus scheduling slack on 2 cores.
+DELAY_LIMIT_S = 2 * BOUND_S + 0.4
+
+
+@contextmanager
+def write_lock(engine: Engine) -> Iterator[None]:
+    """Another writer holding the database's write lock: SQLite ``BEGIN IMMEDIATE`` on its
+    own sqlite3 connection; on PostgreSQL an exclusive lock on flow_run."""
+    if engine.dialect.name == "sqlite":
+        holder = sqlite3.connect(str(engine.url.database), isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        return
+    with engine.connect() as conn:
+        conn.execute(text("LOCK TABLE flow_run IN EXCLUSIVE MODE"))
+        try:
+            yield
+        finally:
+            conn.rollback()
+
+
+@pytest.fixture
+def short_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLOWRUNS_RECORDER_TIMEOUT_SECONDS", str(BOUND_S))
+    get_settings.cache_clear()
+    # Built once per process, before the timed part (in a process with many classes
+    # loaded, pydantic-settings' first build alone can take 0.3 s).
+    assert get_settings().recorder_timeout_seconds == BOUND_S
+
+
+def count_all(engine: Engine) -> int:
+    return q.count_runs(engine, FlowRunFilter())
+
+
+def test_a_held_write_lock_delays_the_work_by_at_most_the_bound_then_the_run_is_written(
+    world: World, short_bound: None
+) -> None:
+    with write_lock(world.engine):
+        began = time.monotonic()
+        with record_run(world.engine, world.flows[0], inputs={"q": 1}) as run:
+            time.sleep(0.05)
+            run.outputs = {"a": 1}
+        elapsed = time.monotonic() - began
+        assert elapsed < DELAY_LIMIT_S, f"the work was delayed {elapsed:.2f} s"
+        time.sleep(0.8)  # the lock outlives the block
+        assert count_all(world.engine) == 0  # nothing could be written yet
+    assert record_writer.flush(10)
+    record = only_run(world)
+    assert_closed(record, "success")
+    assert (record.outputs, record.inputs) == ({"a": 1}, {"q": 1})
+    # Times are those of the block, not of the late write.
+    assert record.duration_ms is not None and 50 <= record.duration_ms <= elapsed * 1000 + 5
+
+
+def test_async_recorded_never_blocks_the_event_loop_while_the_lock_is_held(
+    world: World, short_bound: None
+) -> None:
+    @recorded(world.engine, world.flows[1], trigger_type="schedule")
+    async def nightly() -> str:
+        await asyncio.sleep(0.05)
+        return "done"
+
+    async def scenario() -> tuple[str, float, float]:
+        ticks: list[float] = []
+        stop = asyncio.Event()
+
+        async def ticker() -> None:
+            while not stop.is_set():
+                ticks.append(time.monotonic())
+                await asyncio.sleep(0.01)
+
+        task = asyncio.create_task(ticker())
+        await asyncio.sleep(0.03)
+        began = time.monotonic()
+        result = await nightly()
+        elapsed = time.monotonic() - began
+        await asyncio.sleep(0.03)
+        stop.set()
+        await task
+        return result, elapsed, max(b - a for a, b in itertools.pairwise(ticks))
+
+    with write_lock(world.engine):
+        result, elapsed, longest_gap = asyncio.run(scenario())
+    assert result == "done"
+    assert elapsed < DELAY_LIMIT_S
+    assert longest_gap < 0.15, f"the event loop was blocked for {longest_gap:.2f} s"
+    assert record_writer.flush(10)
+    record = only_run(world)
+    assert_closed(record, "success")
+    assert record.outputs == "done"
+
+
+def test_a_lock_held_past_the_retry_budget_loses_the_record_and_logs_it(
+    sqlite_url: str,
+    short_bound: None,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """SQLite only: PostgreSQL waits on a table lock instead of failing, so there is
+    nothing to give up on (the two tests above cover both backends)."""
+    world = make_world(build_engine(sqlite_url))
+    monkeypatch.setenv("FLOWRUNS_RECORDER_RETRY_SECONDS", "0.5")
+    get_settings.cache_clear()
+    assert get_settings().recorder_retry_seconds == 0.5
+    caplog.set_level(logging.WARNING, logger="data.recorder")
+    with write_lock(world.engine):
+        with pytest.raises(ValueError, match="boom"), record_run(world.engine, world.flows[0]):
+            raise ValueError("boom")  # the caller's own error still reaches it
+        assert record_writer.flush(10)
+    messages = [r.getMessage() for r in caplog.records if r.name == "data.recorder"]
+    assert any("could not record the start" in m and "retrying" in m for m in messages)
+    assert any(m.startswith("gave up recording the start") and m.endswith("lost") for m in messages)
+    assert any("end of run" in m and "start was not recorded" in m for m in messages)
+    assert count_all(world.engine) == 0
