@@ -99,7 +99,10 @@ def bulk_delete_section(flows: dict[str, str], tz: str, read_only: bool) -> None
     # widget kept the previous one. We take what is typed and refuse it explicitly.
     days_value = left.number_input("Started more than N days ago", value=30, step=1, key="r_days")
     chosen_flows = middle.multiselect(
-        "Flows (empty: every flow)", list(flows), format_func=flows.get, key="r_flows"
+        "Flows (empty: every flow)",
+        list(flows),
+        format_func=lambda flow_id: flows.get(flow_id, flow_id),
+        key="r_flows",
     )
     statuses = right.multiselect(
         "Statuses (empty: every finished status)", FINISHED, key="r_status"

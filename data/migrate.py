@@ -49,6 +49,15 @@ def schema_present(engine: Engine) -> bool:
     return {"flow_run", "flow", "user"} <= tables
 
 
+AUDIT_TABLES = frozenset({"flowrun_audit", "flowrun_retention_policy"})
+
+
+def audit_schema_present(engine: Engine) -> bool:
+    """True when revision 0002 is applied: deletes need the audit log, and the
+    Retention page the stored policy (reading runs needs neither)."""
+    return set(inspect(engine).get_table_names()) >= AUDIT_TABLES
+
+
 def require_schema(engine: Engine) -> None:
     """Raise ``DatabaseUnavailable`` unless the database answers and holds our tables
     (an unreachable server raises SQLAlchemy's OperationalError while connecting)."""

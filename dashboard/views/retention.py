@@ -7,6 +7,7 @@ from dashboard import audit_ui, policy_ui
 from dashboard import data_access as da
 from dashboard import retention_ui as ui
 from dashboard import state as s
+from data import migrate
 from data.errors import InvalidQuery
 from data.retention import clear_policy, effective_policy
 from data.settings import get_settings
@@ -14,6 +15,13 @@ from data.settings import get_settings
 settings = get_settings()
 tz = s.current_tz()
 st.title("Retention")
+if not da.call(migrate.audit_schema_present):
+    st.error(
+        "This database predates the audit log and the stored retention policy: run "
+        "`flowruns init-db` (with the same FLOWRUNS_DATABASE_URL), then reload. "
+        "Deleting is unavailable until then."
+    )
+    st.stop()
 if settings.read_only:
     st.info("Read-only mode (`FLOWRUNS_READ_ONLY=1`): previews only, deleting is disabled.")
 st.caption(ui.PROTECTED_NOTE)

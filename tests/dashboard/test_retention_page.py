@@ -14,6 +14,7 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from dashboard import retention_ui
+from data import migrate
 from data.audit import AuditContext, list_entries
 from data.db import build_engine
 from data.deletion import delete_runs
@@ -223,3 +224,16 @@ def test_deleting_one_run_from_history_is_audited(
         engine.dispose()
     assert (entry.action, entry.surface, entry.affected) == ("delete_run", "dashboard", 1)
     assert run_id in entry.criteria
+
+
+def test_a_database_without_the_audit_log_asks_for_init_db(
+    monkeypatch: pytest.MonkeyPatch, sqlite_url: str
+) -> None:
+    seed(sqlite_url, runs=20)
+    migrate.downgrade(sqlite_url, "0001")
+    at = app(monkeypatch, sqlite_url)
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    [error] = texts(at.error)
+    assert "flowruns init-db" in error
+    assert not [b for b in at.button if b.key in ("r_preview_btn", "p_preview_btn")]
