@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+import math
 import secrets
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from data.db import session_scope
 from data.errors import Conflict, InvalidQuery, NotFound
@@ -16,6 +22,12 @@ from data.models import ApiKey, Flow, User, utcnow
 
 KEY_PREFIX = "frh_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+LAST_USED_LOCK_WAIT_MS = 50
+MAX_TRACKED_KEYS = 10_000
+# key id -> time.monotonic() of the last last_used_at write attempt in this process:
+# a failed (locked) attempt is not retried on every request.
+_LAST_ATTEMPT: dict[uuid.UUID, float] = {}
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -111,7 +123,8 @@ def list_api_keys(engine: Engine) -> list[ApiKeyInfo]:
 
 
 def authenticate(engine: Engine, plain: str) -> Principal | None:
-    """The active user behind an unrevoked key, or None."""
+    """The active user behind an unrevoked key, or None. Never waits on a write lock:
+    the ``last_used_at`` bookkeeping is best effort (see ``touch_last_used``)."""
     if not plain.startswith(KEY_PREFIX) or len(plain) > 200:
         return None
     query = (
@@ -123,16 +136,51 @@ def authenticate(engine: Engine, plain: str) -> Principal | None:
             User.is_active.is_(True),
         )
     )
-    with session_scope(engine) as session:
-        row = session.execute(query).first()
-        if row is None:
-            return None
-        now = utcnow()
-        # At most one write a minute per key: on SQLite every write takes the database
-        # lock, and an API under load would otherwise serialise on this bookkeeping.
-        if row[4] is None or now - row[4] >= LAST_USED_RESOLUTION:
-            session.execute(update(ApiKey).where(ApiKey.id == row[0]).values(last_used_at=now))
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    if row is None:
+        return None
+    touch_last_used(engine, row[0], row[4])
     return Principal(user_id=row[1], username=row[2], is_superuser=row[3])
+
+
+def touch_last_used(engine: Engine, key_id: uuid.UUID, last_used_at: datetime | None) -> None:
+    """Record that the key was used: at most one attempt a minute per key and process,
+    waiting at most ``LAST_USED_LOCK_WAIT_MS`` for a lock; skipped when busy.
+
+    On SQLite every write takes the database lock, and another writer may hold it for
+    seconds (a prune, a batch import): a read must not wait for that bookkeeping.
+    """
+    now = utcnow()
+    if last_used_at is not None and now - last_used_at < LAST_USED_RESOLUTION:
+        return
+    clock = time.monotonic()
+    if clock - _LAST_ATTEMPT.get(key_id, -math.inf) < LAST_USED_RESOLUTION.total_seconds():
+        return
+    if len(_LAST_ATTEMPT) > MAX_TRACKED_KEYS:
+        _LAST_ATTEMPT.clear()
+    _LAST_ATTEMPT[key_id] = clock
+    try:
+        with engine.connect() as conn, _short_lock_wait(conn):
+            conn.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
+            conn.commit()
+    except DBAPIError as exc:  # locked or unreachable: the next attempt will do
+        log.info("last_used_at of API key %s not recorded: %s", key_id, exc.orig)
+
+
+@contextmanager
+def _short_lock_wait(conn: Connection) -> Iterator[None]:
+    if conn.dialect.name != "sqlite":
+        conn.execute(text(f"SET LOCAL lock_timeout = '{LAST_USED_LOCK_WAIT_MS}ms'"))
+        yield
+        return
+    previous = conn.execute(text("PRAGMA busy_timeout")).scalar_one()
+    conn.execute(text(f"PRAGMA busy_timeout = {LAST_USED_LOCK_WAIT_MS}"))
+    try:
+        yield
+    finally:
+        conn.rollback()  # end a failed write before the connection goes back to the pool
+        conn.execute(text(f"PRAGMA busy_timeout = {int(previous)}"))
 
 
 def may_record_on(engine: Engine, principal: Principal, flow_id: uuid.UUID) -> bool:

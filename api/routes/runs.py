@@ -19,6 +19,10 @@ from data.queries.listing import MAX_PAGE_SIZE
 
 router = APIRouter()
 
+# A cursor carries the last row's sort key: a long flow name (Langflow allows thousands
+# of characters) makes a long cursor. The URL cap (api/limits.py) still bounds it.
+MAX_CURSOR_CHARS = 10_000
+
 SortKey = Literal["started_at", "duration_ms", "status", "flow_name", "trigger_type"]
 PAGE_HEADERS = {
     "X-Total-Count": {"description": "Runs matching the filter", "schema": {"type": "integer"}},
@@ -57,7 +61,8 @@ def list_runs(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_INT32)] = 0,
     cursor: Annotated[
-        str | None, Query(max_length=1000, description="From the previous page's Link header")
+        str | None,
+        Query(max_length=MAX_CURSOR_CHARS, description="From the previous page's Link header"),
     ] = None,
     order_by: SortKey = "started_at",
     order_dir: Literal["asc", "desc"] = "desc",
