@@ -23,7 +23,6 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Select, func, insert, select, update
 
 from data.errors import InvalidQuery
-from data.export.cells import cell
 from data.filters import FlowRunFilter
 from data.models import AuditEntry, utcnow
 
@@ -35,6 +34,20 @@ RUNNING, COMPLETED, FAILED, INTERRUPTED = "running", "completed", "failed", "int
 # A batch takes seconds; an entry still "running" with no update for this long was killed.
 STALE_AFTER = timedelta(minutes=10)
 MAX_ERROR_CHARS = 500
+
+
+# A spreadsheet evaluates a cell starting with one of these as a formula (OWASP CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> str:
+    """Times as UTC ISO-8601, None as empty, text that could be a formula quoted."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
 def os_user() -> str:
@@ -270,7 +283,7 @@ def iter_csv(
         for rows in result.partitions():
             for row in rows:
                 record = _record(row, reference)
-                writer.writerow(cell(getattr(record, name)) for name in AUDIT_COLUMNS)
+                writer.writerow(csv_cell(getattr(record, name)) for name in AUDIT_COLUMNS)
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
