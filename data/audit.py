@@ -113,6 +113,16 @@ class AuditHandle:
             )
         )
 
+    def touch(self) -> None:
+        """Record ``matched`` once counted: the entry shows it before the first batch, and
+        a long count is not mistaken for a killed operation."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(AuditEntry)
+                .where(AuditEntry.id == self.id)
+                .values(matched=self.matched, updated_at=utcnow())
+            )
+
     def close(self, status: str, error: str | None = None) -> None:
         now = utcnow()
         with self.engine.begin() as conn:

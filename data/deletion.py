@@ -70,6 +70,7 @@ def delete_where(
     total = count_where(engine, where)
     if entry is not None:
         entry.matched = total
+        entry.touch()
     deleted = 0
     while deleted < total or total == 0:
         with engine.begin() as conn:

@@ -300,3 +300,13 @@ def test_a_sigkilled_prune_leaves_an_entry_saying_how_far_it_got(world: World) -
         ("completed", 40),
         ("running", 20),
     ]
+
+
+def test_touch_shows_the_count_before_the_first_batch(world: World) -> None:
+    handle = start_entry(world.engine, CLI, "bulk_delete", {}, dry_run=False)
+    [before] = list_entries(world.engine).entries
+    handle.matched = 7
+    handle.touch()
+    [after] = list_entries(world.engine).entries
+    assert (before.matched, after.matched, after.status) == (None, 7, "running")
+    assert after.updated_at > before.updated_at
