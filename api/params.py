@@ -12,11 +12,14 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query
 from pydantic import BeforeValidator
+from sqlalchemy import Engine
 
-from api.deps import PrincipalDep, scoped
+from api.deps import EngineDep, PrincipalDep, scope_user_id, scoped
+from data.accounts import Principal
 from data.errors import InvalidQuery
 from data.filters import MAX_FILTER_VALUES, FlowRunFilter
-from data.models import FlowRunStatus, utcnow
+from data.models import utcnow
+from data.statuses import check_statuses
 
 MAX_INT32 = 2**31 - 1
 DEFAULT_DAYS = 7
@@ -36,8 +39,12 @@ FlowIds = Annotated[
     Query(max_length=MAX_FILTER_VALUES, description="Flow id; repeat for several flows"),
 ]
 Statuses = Annotated[
-    list[FlowRunStatus] | None,
-    Query(max_length=MAX_FILTER_VALUES, description="Run status; repeat for several"),
+    list[Annotated[str, Query(max_length=100)]] | None,
+    Query(
+        max_length=MAX_FILTER_VALUES,
+        description="Run status, any case (pending, running, success, failure, cancelled), "
+        "or another status your runs have; repeat for several",
+    ),
 ]
 Names = Annotated[list[Annotated[str, Query(max_length=100)]] | None, Query(max_length=50)]
 NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
@@ -92,6 +99,8 @@ def build_filter(**values: Any) -> FlowRunFilter:
 
 
 def request_filter(
+    engine: EngineDep,
+    principal: PrincipalDep,
     flow_id: FlowIds = None,
     status: Statuses = None,
     trigger_type: Annotated[Names, Query(description="Trigger type; repeatable")] = None,
@@ -108,7 +117,7 @@ def request_filter(
     """The filter the query string asks for, before the caller's scope is applied."""
     return build_filter(
         flow_ids=tuple(flow_id or ()),
-        statuses=tuple(s.value for s in status or ()),
+        statuses=_known_or_present(engine, principal, status or []),
         trigger_types=tuple(trigger_type or ()),
         session_id=session_id,
         started_after=started_after,
@@ -118,6 +127,13 @@ def request_filter(
         max_duration_ms=max_duration_ms,
         error_types=tuple(error_type or ()),
     )
+
+
+def _known_or_present(engine: Engine, principal: Principal, values: list[str]) -> tuple[str, ...]:
+    """The status rule of ``data.statuses``: known statuses, or values the caller's runs have."""
+    user_id = scope_user_id(principal)
+    scope = None if user_id is None else FlowRunFilter(user_id=user_id).where()
+    return check_statuses(engine, values, scope)
 
 
 RequestFilter = Annotated[FlowRunFilter, Depends(request_filter)]

@@ -73,7 +73,12 @@ class PeriodStats(BaseModel):
     cancelled_count: int
     running_count: int
     pending_count: int
-    success_rate: float = Field(description="success / finished runs, in percent (0 if none)")
+    other_count: int = Field(description="Runs whose status is none of the five known ones")
+    success_rate: float | None = Field(
+        description="success / finished (success + failure + cancelled) runs, in percent; "
+        "null when nothing finished"
+    )
+    without_duration: int = Field(description="Runs with no duration, left out of durations")
     avg_duration_ms: float | None
     p50_duration_ms: float | None
     p95_duration_ms: float | None
@@ -98,7 +103,9 @@ class PeriodStats(BaseModel):
             cancelled_count=stats.status_counts.get("cancelled", 0),
             running_count=stats.status_counts.get("running", 0),
             pending_count=stats.status_counts.get("pending", 0),
-            success_rate=round(rate * 100, 2) if rate is not None else 0.0,
+            other_count=stats.other,
+            success_rate=round(rate * 100, 2) if rate is not None else None,
+            without_duration=stats.without_duration,
             avg_duration_ms=stats.avg_duration_ms,
             p50_duration_ms=stats.p50_duration_ms,
             p95_duration_ms=stats.p95_duration_ms,
@@ -125,6 +132,8 @@ class OutcomeStats(BaseModel):
     success: int
     failure: int
     cancelled: int
+    other: int = Field(description="Runs in no known status: the status columns add up to runs")
+    without_duration: int = Field(description="Runs with no duration, left out of durations")
     avg_ms: float | None
     p50_ms: float | None
     p95_ms: float | None

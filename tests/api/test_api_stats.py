@@ -84,7 +84,7 @@ def test_stats_filters_and_scope(client: TestClient, world: World) -> None:
 
 def test_stats_of_an_empty_period(client: TestClient, world: World) -> None:
     body = get(client, world, "/stats", started_after="2001-01-01", started_before="2001-01-08")
-    assert body["total_runs"] == 0 and body["success_rate"] == 0.0
+    assert body["total_runs"] == 0 and body["success_rate"] is None  # "no data", never 0.0
     assert body["avg_duration_ms"] is None and body["p95_duration_ms"] is None
 
 
