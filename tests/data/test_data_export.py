@@ -3,17 +3,23 @@ neutralised; JSON cells parse; times are UTC ISO-8601; chunking changes nothing.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
-from datetime import datetime, timedelta, timezone
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
 
 import pandas as pd
 import pytest
-from runfactory import World, at
+from runfactory import World, at, make_world
+from sqlalchemy import Engine, insert, text
 
+from data.db import build_engine, session_scope
 from data.errors import InvalidQuery
-from data.export import EXPORT_COLUMNS, iter_csv
+from data.export import EXPORT_COLUMNS, PAYLOAD_FIELDS, iter_csv, validate_columns
+from data.export import stream as export_stream
 from data.filters import FlowRunFilter
+from data.models import Flow, FlowRun, User
 
 FORMULAS = ("=1+1", "+x", "-x", "@x", "\tx", "\rx")
 
@@ -129,3 +135,233 @@ def test_empty_export_is_just_the_header(world: World) -> None:
 def test_bad_columns_are_refused(world: World, columns: list[str], message: str) -> None:
     with pytest.raises(InvalidQuery, match=message):
         next(iter_csv(world.engine, FlowRunFilter(), columns=columns))
+
+
+# ---- rendered by the database: equal to csv.writer, equal across backends ------------
+
+HOSTILE_TEXTS = (
+    "plain",
+    "",
+    "=1+1",
+    "+x",
+    "-x",
+    "@x",
+    "\tx",
+    "\rx",
+    'say "hi"',
+    "a,b",
+    "line\nbreak",
+    "crlf\r\nend",
+    "'quoted'",
+    "ünïcödé ✓ 🚀",
+    '=HYPERLINK("http://x","y"),z',
+    " leading space",
+)
+HOSTILE_JSON: tuple[object, ...] = (
+    None,
+    {"q": 'he said "no", then\nleft', "n": -1.5},
+    [1, "=x", None],
+    "=bare string",
+    -5,
+    0,
+    {},
+    [],
+    {"deep": {"er": ["\r\n", "ü"]}},
+)
+FIXED_USER = uuid.UUID("00000000-0000-4000-8000-00000000000a")
+FIXED_FLOW = uuid.UUID("00000000-0000-4000-8000-0000000000f1")
+
+
+def seed_fixed(engine: Engine) -> list[dict[str, object]]:
+    """The same users, flow and runs (fixed ids and times) in any database."""
+    with session_scope(engine) as session:
+        session.add(User(id=FIXED_USER, username='@admin,"x"'))
+        session.flush()
+        session.add(Flow(id=FIXED_FLOW, name='=Gamma, "the" flow', user_id=FIXED_USER))
+    runs: list[dict[str, object]] = []
+    base = datetime(2024, 3, 4, 5, 6, 7, tzinfo=UTC)
+    for i, value in enumerate(HOSTILE_TEXTS * 2):
+        started = base + timedelta(minutes=i // 6, microseconds=(i // 2 % 3) * 123_400)
+        runs.append(
+            {
+                "id": uuid.UUID(int=(i * 7919) << 64 | i),
+                "flow_id": FIXED_FLOW,
+                "user_id": FIXED_USER if i % 2 else None,
+                "session_id": value if i % 3 else None,
+                "status": HOSTILE_TEXTS[(i + 3) % len(HOSTILE_TEXTS)],
+                "trigger_type": "api",
+                # Equal start times on purpose: the id breaks the tie, also across chunks.
+                "started_at": started,
+                "ended_at": started + timedelta(seconds=i) if i % 4 else None,
+                "duration_ms": (None, 0, 2**31 - 1, 1234)[i % 4],
+                "components_executed": i,
+                "error_type": value if i % 2 else None,
+                "error_message": value + " and more" if i % 5 else None,
+                "inputs": HOSTILE_JSON[i % len(HOSTILE_JSON)],
+                "outputs": HOSTILE_JSON[(i + 4) % len(HOSTILE_JSON)],
+                "metadata_": HOSTILE_JSON[(i + 7) % len(HOSTILE_JSON)],
+            }
+        )
+    with session_scope(engine) as session:
+        session.execute(insert(FlowRun), runs)
+    return runs
+
+
+def expected_csv(runs: list[dict[str, object]], columns: tuple[str, ...]) -> str:
+    """csv.writer over cells computed here, independently of data.export."""
+
+    def guard(text: str) -> str:
+        return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+    def render(run: dict[str, object], name: str) -> str:
+        value = {
+            "flow_name": '=Gamma, "the" flow',
+            "username": '@admin,"x"' if run["user_id"] else None,
+            "metadata": run["metadata_"],
+        }.get(name, run.get(name))
+        if value is None:
+            return ""
+        if name in PAYLOAD_FIELDS:
+            return guard(json.dumps(value))
+        if isinstance(value, datetime):
+            return value.astimezone(UTC).isoformat()
+        if isinstance(value, uuid.UUID | int):
+            return str(value)
+        return guard(str(value))
+
+    ordered = sorted(runs, key=lambda r: (r["started_at"], str(r["id"])), reverse=True)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(columns)
+    writer.writerows([render(run, name) for name in columns] for run in ordered)
+    return buffer.getvalue()
+
+
+def test_export_equals_csv_writer_over_hostile_values(engine: Engine) -> None:
+    runs = seed_fixed(engine)
+    expected = expected_csv(runs, EXPORT_COLUMNS)
+    for chunk_size in (50_000, 7, 1):
+        got = "".join(iter_csv(engine, FlowRunFilter(), chunk_size=chunk_size))
+        assert got == expected
+    frame = pd.read_csv(io.StringIO(expected), dtype=str, keep_default_na=False)
+    assert len(frame) == len(runs)  # the expected file itself parses back to every run
+
+
+@pytest.mark.parametrize("columns", [("session_id",), ("inputs",), ("id", "error_message")])
+def test_export_of_chosen_columns_equals_csv_writer(
+    engine: Engine, columns: tuple[str, ...]
+) -> None:
+    """One column: csv.writer writes an empty cell as "" (a blank line would be no row)."""
+    runs = seed_fixed(engine)
+    assert "".join(iter_csv(engine, FlowRunFilter(), columns=columns)) == expected_csv(
+        runs, columns
+    )
+
+
+@pytest.mark.postgres
+def test_sqlite_and_postgresql_give_identical_files(sqlite_url: str, pg_url: str) -> None:
+    files = []
+    for url in (sqlite_url, pg_url):
+        engine = build_engine(url)
+        seed_fixed(engine)
+        files.append("".join(iter_csv(engine, FlowRunFilter(), chunk_size=5)))
+        engine.dispose()
+    assert files[0] == files[1]
+    assert files[0].count("\r\n") > len(HOSTILE_TEXTS) * 2
+
+
+def test_duplicate_columns_are_exported_once(world: World) -> None:
+    seed_export(world)
+    text = "".join(iter_csv(world.engine, FlowRunFilter(), columns=["id", "status", "id"] * 200))
+    assert text.splitlines()[0] == "id,status"
+    assert validate_columns(["status", "id", "status"]) == ("status", "id")
+
+
+# ---- SQLite rows written by other tools: rendered like the ORM read them, never failing ---
+
+LEGACY_ROWS = (
+    # (stored id, started_at, ended_at, duration_ms, session_id, inputs) -> expected cells;
+    # session_id has TEXT affinity: SQLite stores -5 as the text "-5", a formula start.
+    ("ABCDEF01-2345-4678-9ABC-DEF012345678", "2024-01-02 03:04:05", "garbage", "12abc", 5, "-5"),
+    ("0" * 31 + ",", "2024-01-02T05:04:05+02:00", "=cmd()", "-1x", -5, "null"),
+    ("f" * 32, "2024-01-01 00:00:00.500000", None, 1.5, "=x", '"=y"'),
+)
+LEGACY_EXPECTED = (
+    (
+        "abcdef01-2345-4678-9abc-def012345678",
+        "2024-01-02T03:04:05+00:00",
+        "garbage",
+        "12abc",
+        "5",
+        "'-5",
+    ),
+    ("0" * 31 + ",", "2024-01-02T03:04:05+00:00", "'=cmd()", "'-1x", "'-5", ""),
+    (
+        "ffffffff-ffff-ffff-ffff-ffffffffffff",
+        "2024-01-01T00:00:00.500000+00:00",
+        "",
+        "1.5",
+        "'=x",
+        '"=y"',
+    ),
+)
+
+
+def test_sqlite_values_in_other_forms_are_rendered_or_degraded(sqlite_url: str) -> None:
+    engine = build_engine(sqlite_url)
+    world = make_world(engine)
+    with engine.begin() as conn:
+        for run_id, started, ended, duration, session, inputs in LEGACY_ROWS:
+            conn.execute(
+                text(
+                    "INSERT INTO flow_run (id, flow_id, status, started_at, ended_at, duration_ms,"
+                    " session_id, inputs, trigger_type, components_executed)"
+                    " VALUES (:id, :flow, 'success', :started, :ended, :duration, :session,"
+                    " :inputs, 'api', 0)"
+                ),
+                {
+                    "id": run_id,
+                    "flow": world.flows[0].hex,
+                    "started": started,
+                    "ended": ended,
+                    "duration": duration,
+                    "session": session,
+                    "inputs": inputs,
+                },
+            )
+        # Text that is not valid UTF-8 (another engine wrote bytes).
+        conn.execute(text("UPDATE flow_run SET error_message = CAST(X'FF2C41' AS TEXT)"))
+    columns = [
+        "id",
+        "started_at",
+        "ended_at",
+        "duration_ms",
+        "session_id",
+        "inputs",
+        "error_message",
+    ]
+    exported = "".join(iter_csv(engine, FlowRunFilter(), columns=columns, chunk_size=1))
+    frame = pd.read_csv(io.StringIO(exported), dtype=str, keep_default_na=False)
+    got = {tuple(row[:6]) for row in frame.itertuples(index=False)}
+    assert got == set(LEGACY_EXPECTED)
+    assert set(frame["error_message"]) == {"\ufffd,A"}
+    engine.dispose()
+
+
+def test_chunks_stay_small_whatever_the_payload_size(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Memory is bounded by chunk text, not by rows: big payloads make more, smaller chunks."""
+    monkeypatch.setattr(export_stream, "CHUNK_CHARS", 200_000)
+    monkeypatch.setattr(export_stream, "BATCH_CHARS", 50_000)
+    world = make_world(engine)
+    payload = {"blob": "x" * 20_000}
+    world.add(world.run(started_at=at(minutes=i), inputs=payload) for i in range(40))
+    chunks = list(iter_csv(engine, FlowRunFilter(), columns=["id", "inputs"]))
+    body = chunks[1:]
+    assert sum(c.count("\r\n") for c in body) == 40
+    assert len(body) >= 4
+    # A chunk ends at the first batch that reaches the cap: cap + one batch at most.
+    assert max(map(len, body)) <= 200_000 + 50_000 + 20_100
+    frame = pd.read_csv(io.StringIO("".join(chunks)), dtype=str)
+    assert {json.loads(v)["blob"] for v in frame["inputs"]} == {"x" * 20_000}

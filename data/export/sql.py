@@ -1,0 +1,223 @@
+"""Each exported row rendered by the database as one finished CSV line.
+
+Per-row Python (result rows, datetime/UUID objects, the formula guard, csv.writer) was the
+export's cost: bench/results/export.md has the profile. Here the database formats the
+ids and times, applies the formula guard and the CSV quoting, and joins the cells, so
+Python only concatenates lines. The cells equal ``data.export.cells`` (csv.writer with
+QUOTE_MINIMAL and CRLF rows); tests compare both backends against that rendering.
+
+A cell expression may be NULL: ``printf``/``format`` write NULL as an empty cell.
+SQLite: values in the canonical stored form take a pure-SQL path; anything else (legacy
+text, a wrong type written by another engine) goes to ``stored_value_cell`` through a
+Python SQL function, so odd rows cost Python time and never break the export.
+PostgreSQL: the column types are strict, so SQL alone renders every value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import (
+    LargeBinary,
+    String,
+    Text,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    or_,
+    type_coerce,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+from data.export.cells import FORMULA_PREFIXES, QUOTE_TRIGGERS, stored_value_cell
+from data.models import Flow, FlowRun, User
+
+Expr = ColumnElement[Any]
+FALLBACK_FUNCTION = "flowruns_export_cell"
+# SQLite GLOB patterns: a cell needing quotes; a cell a spreadsheet would evaluate (a
+# leading "-" in a class is literal); a time as UTCDateTime stores it (naive UTC, µs).
+NEEDS_QUOTES_GLOB = "*[" + "".join(QUOTE_TRIGGERS) + "]*"
+FORMULA_GLOB = "[-=+@\t\r]*"
+STORED_TIME_GLOB = (
+    "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]." + ("[0-9]" * 6)
+)
+
+# Column name -> (stored column, kind): kind picks the rendering below.
+COLUMN_SOURCES: dict[str, tuple[Any, str]] = {
+    "id": (FlowRun.id, "uuid"),
+    "flow_id": (FlowRun.flow_id, "uuid"),
+    "flow_name": (Flow.name, "text"),
+    "user_id": (FlowRun.user_id, "uuid"),
+    "username": (User.username, "text"),
+    "session_id": (FlowRun.session_id, "text"),
+    "status": (FlowRun.status, "text"),
+    "trigger_type": (FlowRun.trigger_type, "text"),
+    "started_at": (FlowRun.started_at, "time"),
+    "ended_at": (FlowRun.ended_at, "time"),
+    "duration_ms": (FlowRun.duration_ms, "int"),
+    "components_executed": (FlowRun.components_executed, "int"),
+    "error_type": (FlowRun.error_type, "text"),
+    "error_message": (FlowRun.error_message, "text"),
+    "inputs": (FlowRun.inputs, "json"),
+    "outputs": (FlowRun.outputs, "json"),
+    "metadata": (FlowRun.metadata_, "json"),
+}
+
+
+def text(value: str) -> Expr:
+    return literal(value, String)
+
+
+def as_text(column: Any) -> Expr:
+    """The stored value, without SQLAlchemy's type processing on either side."""
+    return type_coerce(column, String)
+
+
+def quoted(value: Expr) -> Expr:
+    return text('"') + func.replace(value, text('"'), text('""')) + text('"')
+
+
+# ---- SQLite ---------------------------------------------------------------------------
+
+
+def _glob(value: Expr, pattern: str) -> Expr:
+    return value.op("GLOB", is_comparison=True)(text(pattern))
+
+
+def _is_text(value: Expr) -> Expr:
+    return func.typeof(value) == text("text")
+
+
+def _fallback(kind: str, value: Expr) -> Expr:
+    # Text goes as bytes: the function then also reads text that is not valid UTF-8.
+    argument = case((_is_text(value), cast(value, LargeBinary)), else_=value)
+    function: Callable[..., Expr] = getattr(func, FALLBACK_FUNCTION)
+    return function(text(kind), argument)
+
+
+def _sqlite_uuid(value: Expr) -> Expr:
+    # Not a full hex check (a GLOB over 32 characters costs more than the rest of the
+    # row): any 32 characters that cannot break the CSV or start a formula are dashed.
+    canonical = and_(
+        _is_text(value),
+        func.length(value) == 32,
+        ~or_(*(func.instr(value, text(c)) > 0 for c in QUOTE_TRIGGERS), _glob(value, FORMULA_GLOB)),
+    )
+    dashed = func.printf(
+        text("%.8s-%.4s-%.4s-%.4s-%s"),
+        value,
+        *(func.substr(value, start) for start in (9, 13, 17, 21)),
+    )
+    return case((canonical, dashed), (value.is_(None), null()), else_=_fallback("uuid", value))
+
+
+def _sqlite_time(value: Expr) -> Expr:
+    # "2024-03-04 05:06:07.000000" -> "2024-03-04T05:06:07+00:00": isoformat() leaves out
+    # a zero fraction.
+    rest = func.substr(value, 12)
+    iso = case(
+        (
+            func.substr(value, 21) == text("000000"),
+            func.printf(text("%.10sT%.8s+00:00"), value, rest),
+        ),
+        else_=func.printf(text("%.10sT%s+00:00"), value, rest),
+    )
+    return case(
+        (_glob(value, STORED_TIME_GLOB), iso),
+        (value.is_(None), null()),
+        else_=_fallback("time", value),
+    )
+
+
+def _sqlite_int(value: Expr) -> Expr:
+    plain = or_(func.typeof(value) == text("integer"), value.is_(None))
+    return case((plain, value), else_=_fallback("value", value))
+
+
+def _sqlite_text(value: Expr) -> Expr:
+    plain = and_(_is_text(value), ~or_(_glob(value, NEEDS_QUOTES_GLOB), _glob(value, FORMULA_GLOB)))
+    return case((plain, value), (value.is_(None), null()), else_=_fallback("value", value))
+
+
+def _sqlite_json(value: Expr) -> Expr:
+    return case(
+        (or_(value.is_(None), value == text("null")), null()),
+        (or_(~_is_text(value), _glob(value, FORMULA_GLOB)), _fallback("json", value)),
+        (_glob(value, NEEDS_QUOTES_GLOB), quoted(value)),
+        else_=value,
+    )
+
+
+SQLITE_CELLS: dict[str, Callable[[Expr], Expr]] = {
+    "uuid": _sqlite_uuid,
+    "time": _sqlite_time,
+    "int": _sqlite_int,
+    "text": _sqlite_text,
+    "json": _sqlite_json,
+}
+
+
+def register_sqlite_fallback(dbapi_connection: Any) -> None:
+    dbapi_connection.create_function(FALLBACK_FUNCTION, 2, stored_value_cell, deterministic=True)
+
+
+# ---- PostgreSQL -----------------------------------------------------------------------
+
+
+def _pg_guard_and_quote(value: Expr) -> Expr:
+    # Each test evaluated once per cell: a leading quote never changes whether the cell
+    # needs quoting, so the guard is a prefix inside or outside the quotes.
+    formula = func.ascii(value).in_([literal(ord(c)) for c in FORMULA_PREFIXES])
+    guard = case((formula, text("'")), else_=text(""))
+    needs_quotes = or_(*(func.strpos(value, text(c)) > 0 for c in QUOTE_TRIGGERS))
+    escaped = func.replace(value, text('"'), text('""'))
+    return case(
+        (needs_quotes, text('"') + guard + escaped + text('"')),
+        (formula, text("'") + value),
+        else_=value,
+    )
+
+
+def _pg_time(value: Expr) -> Expr:
+    # One to_char; isoformat() leaves out a zero fraction, and ".000000+" can only be
+    # the end of this text.
+    utc = func.timezone(text("UTC"), value)
+    iso = func.to_char(utc, text('YYYY-MM-DD"T"HH24:MI:SS.US')) + text("+00:00")
+    return func.replace(iso, text(".000000+"), text("+"))
+
+
+def _pg_plain(value: Expr) -> Expr:
+    return cast(value, Text)
+
+
+def _pg_json(value: Expr) -> Expr:
+    json_text = cast(value, Text)
+    return case((json_text == text("null"), null()), else_=_pg_guard_and_quote(json_text))
+
+
+PG_CELLS: dict[str, Callable[[Expr], Expr]] = {
+    "uuid": _pg_plain,
+    "time": _pg_time,
+    "int": _pg_plain,
+    "text": _pg_guard_and_quote,
+    "json": _pg_json,
+}
+
+
+def csv_line(dialect: str, columns: tuple[str, ...]) -> Expr:
+    """One expression: the row's cells for ``columns``, joined by commas, ending in CRLF."""
+    renderers = SQLITE_CELLS if dialect == "sqlite" else PG_CELLS
+    cells = [
+        renderers[COLUMN_SOURCES[name][1]](as_text(COLUMN_SOURCES[name][0])) for name in columns
+    ]
+    if len(cells) == 1:
+        # csv.writer writes a row of one empty cell as "" (a blank line would be no row).
+        cells = [func.coalesce(func.nullif(cells[0], text("")), text('""'))]
+    template = text(",".join(["%s"] * len(cells)) + "\r\n")
+    # printf (SQLite) and format (PostgreSQL) both write NULL as an empty string.
+    joiner = func.printf if dialect == "sqlite" else func.format
+    return joiner(template, *cells)

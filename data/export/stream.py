@@ -1,0 +1,175 @@
+"""CSV export of a filtered view, streamed in chunks: flat memory whatever the row count
+and whatever the payload size.
+
+A chunk is one short read (newest first, keyset-continued from the previous chunk), so a
+slow consumer never holds a transaction or SQLite's WAL open. It ends after
+``chunk_size`` rows or once its text reaches ``CHUNK_CHARS``; rows are fetched in batches
+sized from the longest line seen, so 2,000 runs of 200 KB cost as little memory as
+2,000 small ones (issue 8: exporting 400 MB of payload used to take 5.45 GB).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, or_, select
+from sqlalchemy.sql import Select
+from sqlalchemy.sql.elements import ColumnElement
+
+from data.errors import InvalidQuery
+from data.export.sql import as_text, csv_line, register_sqlite_fallback
+from data.filters import FlowRunFilter
+from data.models import Flow, FlowRun, User
+from data.queries.listing import RUN_FIELDS
+
+EXPORT_COLUMNS: tuple[str, ...] = RUN_FIELDS
+PAYLOAD_FIELDS = frozenset({"inputs", "outputs", "metadata"})
+CHUNK_ROWS = 50_000  # most rows in one chunk (one read)
+CHUNK_CHARS = 4 * 2**20  # a chunk ends once its text reaches this size
+BATCH_CHARS = 2**20  # one fetch holds about this much text
+MAX_BATCH_ROWS = 2000
+# Before any line was seen: payload columns may hold hundreds of KB per run.
+FIRST_BATCH_ROWS = {True: 8, False: 256}
+LINE = itemgetter(0)
+
+
+def validate_columns(columns: Iterable[str] | None) -> tuple[str, ...]:
+    """The chosen columns in order, each once (``id,id,...`` asks for ``id``)."""
+    if columns is None:
+        return EXPORT_COLUMNS
+    chosen = tuple(dict.fromkeys(columns))
+    unknown = [c for c in chosen if c not in EXPORT_COLUMNS]
+    if unknown:
+        raise InvalidQuery(
+            f"columns: unknown {', '.join(unknown)}; choose from {', '.join(EXPORT_COLUMNS)}"
+        )
+    if not chosen:
+        raise InvalidQuery("columns: choose at least one column")
+    return chosen
+
+
+def export_statement(dialect: str, flt: FlowRunFilter, columns: tuple[str, ...]) -> Select[Any]:
+    """(CSV line, stored started_at, stored id) of every matching run, newest first."""
+    return (
+        select(
+            csv_line(dialect, columns).label("line"),
+            as_text(FlowRun.started_at).label("key_started"),
+            as_text(FlowRun.id).label("key_id"),
+        )
+        .select_from(FlowRun)
+        .join(Flow, Flow.id == FlowRun.flow_id)
+        .outerjoin(User, User.id == FlowRun.user_id)
+        .where(flt.where())
+        .order_by(FlowRun.started_at.desc(), FlowRun.id.desc())
+    )
+
+
+def older_than(dialect: str, started: Any, run_id: Any) -> ColumnElement[bool]:
+    """Rows after (started, run_id) in newest-first order. On SQLite the key is the stored
+    text, compared as stored (a legacy time without microseconds still sorts right); on
+    PostgreSQL it is the typed value psycopg returned."""
+    started_col: ColumnElement[Any] = FlowRun.started_at.expression
+    id_col: ColumnElement[Any] = FlowRun.id.expression
+    if dialect == "sqlite":
+        started_col, id_col = as_text(started_col), as_text(id_col)
+    # Expanded row comparison: both planners range-scan the started_at index.
+    return and_(started_col <= started, or_(started_col < started, id_col < run_id))
+
+
+@dataclass
+class Chunk:
+    text: str
+    rows: int
+    key: tuple[Any, Any] | None  # of the last row, where the next chunk starts
+    batch_rows: int  # what the next fetch should ask for
+    exhausted: bool  # no rows after this chunk
+
+
+def _decoded(value: Any) -> Any:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+@contextmanager
+def _raw_text(conn: Connection) -> Iterator[None]:
+    """SQLite hands text over as bytes for the duration: no Python call per value (the
+    engine's lenient text factory); each batch is decoded at once, leniently too."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    driver = conn.connection.driver_connection
+    register_sqlite_fallback(driver)
+    factory = driver.text_factory  # type: ignore[union-attr]
+    driver.text_factory = bytes  # type: ignore[union-attr]
+    try:
+        yield
+    finally:
+        driver.text_factory = factory  # type: ignore[union-attr]
+
+
+def read_chunk(engine: Engine, statement: Select[Any], limit: int, batch_rows: int) -> Chunk:
+    """Up to ``limit`` rows of ``statement``, stopping early at ``CHUNK_CHARS``."""
+    pieces: list[str] = []
+    size = rows_read = 0
+    key = None
+    exhausted = False
+    with engine.connect() as conn, _raw_text(conn):
+        if conn.dialect.name == "sqlite":
+            # SQLite's cursor steps lazily and is read directly: no Row object per line
+            # (a sixth of the time).
+            fetchmany = conn.execute(statement.limit(limit)).cursor.fetchmany
+        else:
+            # A server-side cursor: only the fetched batch is in memory.
+            streamed = conn.execution_options(stream_results=True)
+            fetchmany = streamed.execute(statement.limit(limit)).fetchmany
+        while size < CHUNK_CHARS and rows_read < limit:
+            wanted = min(batch_rows, limit - rows_read)
+            rows = fetchmany(wanted)
+            exhausted = len(rows) < wanted
+            if not rows:
+                break
+            lines = list(map(LINE, rows))
+            longest = max(map(len, lines))
+            joined = lines[0][:0].join(lines)  # bytes on SQLite, str on PostgreSQL
+            pieces.append(_decoded(joined))
+            size += len(joined)
+            rows_read += len(rows)
+            key = (_decoded(rows[-1][1]), _decoded(rows[-1][2]))
+            del rows, lines, joined
+            batch_rows = max(1, min(MAX_BATCH_ROWS, BATCH_CHARS // max(longest, 1)))
+    return Chunk("".join(pieces), rows_read, key, batch_rows, exhausted)
+
+
+def iter_csv(
+    engine: Engine,
+    flt: FlowRunFilter,
+    *,
+    columns: Iterable[str] | None = None,
+    chunk_size: int = CHUNK_ROWS,
+) -> Iterator[str]:
+    """The header, then one CSV text block per chunk of runs (newest first)."""
+    chosen = validate_columns(columns)
+    if chunk_size < 1:
+        raise InvalidQuery("chunk_size: must be at least 1")
+    header = io.StringIO()
+    # CRLF rows (RFC 4180): with "\n" the csv module left a bare "\r" inside a cell
+    # unquoted, and readers split the row there.
+    csv.writer(header, lineterminator="\r\n").writerow(chosen)
+    yield header.getvalue()
+    dialect = engine.dialect.name
+    base = export_statement(dialect, flt, chosen)
+    statement = base
+    batch_rows = FIRST_BATCH_ROWS[bool(PAYLOAD_FIELDS & set(chosen))]
+    while True:
+        chunk = read_chunk(engine, statement, chunk_size, batch_rows)
+        if chunk.text:
+            yield chunk.text
+        if chunk.key is None or chunk.exhausted:
+            return
+        statement = base.where(older_than(dialect, *chunk.key))
+        batch_rows = chunk.batch_rows
