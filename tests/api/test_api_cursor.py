@@ -115,7 +115,7 @@ payloads = st.fixed_dictionaries(
 cursors = payloads.map(encode) | json_values.map(encode) | st.text(max_size=60)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
 @given(cursor=cursors, sort=st.sampled_from(SORTS), direction=st.sampled_from(("asc", "desc")))
 def test_fuzzed_cursors_give_a_page_or_invalid_cursor(
     shared_engine: Engine, shared_world: World, cursor: str, sort: str, direction: str

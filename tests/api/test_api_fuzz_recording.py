@@ -66,7 +66,7 @@ def total(client: TestClient, world: World) -> int:
     return int(listed.headers["X-Total-Count"])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(inputs=payloads, metadata=payloads, outputs=payloads, session=st.none() | texts)
 def test_recording_arbitrary_json_never_fails(
     shared_client: TestClient,
