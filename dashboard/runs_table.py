@@ -1,18 +1,29 @@
-"""History table: keyset pages kept in session_state, and the display frame."""
+"""History table: the display frame, and what a click in it means.
+
+One sort, done by the database: the table allows column selection, which turns off the
+grid's own header sort (it would reorder only the rows on screen), and a click on a
+sortable header becomes the server sort instead (a second click flips the direction).
+"""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from dashboard.formatting import STATUS_COLOURS, human_duration, local_time, status_label
+from dashboard import history_state as hs
+from dashboard.formatting import (
+    STATUS_COLOURS,
+    human_duration,
+    local_time,
+    md_escape,
+    status_label,
+)
 from data.queries import RunPage
 
-K_CURSORS, K_ORDER_SIG, K_SELECTED, K_PAGE_IDS = "h_cursors", "h_sig", "h_selected", "h_page_ids"
-K_TABLE = "h_table"
+K_PAGE_IDS, K_TABLE, K_NOTICE = "h_page_ids", "h_table", "h_sort_notice"
+K_SEEN_COLUMNS = "h_seen_columns"  # the column selection already turned into a sort
 SORT_LABELS = {
     "started_at": "Started",
     "duration_ms": "Duration",
@@ -20,46 +31,35 @@ SORT_LABELS = {
     "flow_name": "Flow",
     "trigger_type": "Trigger",
 }
-PAGE_SIZES = (25, 50, 100, 200)
+# Table column (its first word) -> server sort key.
+HEADER_SORTS = {
+    "status": "status",
+    "flow": "flow_name",
+    "trigger": "trigger_type",
+    "started": "started_at",
+    "duration": "duration_ms",
+}
+# A new sort column starts with its natural order: newest/longest first, names A-Z.
+FIRST_DIRECTION = {"started_at": "desc", "duration_ms": "desc"}
+MESSAGE_CHARS = 300  # the table shows the start of a message; the detail shows it all
 
 # Above this many runs the History page points to the streaming exports (CLI, API).
 LARGE_EXPORT = 200_000
 
 
-def current_cursor(signature: Any) -> str | None:
-    """The cursor of the page on screen; back to page 1 when filter or order changed."""
-    ss = st.session_state
-    if ss.get(K_ORDER_SIG) != signature:
-        ss[K_ORDER_SIG] = signature
-        ss[K_CURSORS] = [None]
-        ss[K_SELECTED] = None
-    cursors: list[str | None] = ss[K_CURSORS]
-    return cursors[-1]
-
-
-def page_number() -> int:
-    return len(st.session_state.get(K_CURSORS) or [None])
-
-
-def next_page(cursor: str) -> None:
-    st.session_state[K_CURSORS].append(cursor)
-    st.session_state[K_SELECTED] = None
-
-
-def previous_page() -> None:
-    cursors = st.session_state[K_CURSORS]
-    if len(cursors) > 1:
-        cursors.pop()
-    st.session_state[K_SELECTED] = None
-
-
 def page_count(total: int, size: int) -> int:
-    return max(1, math.ceil(total / size))
+    return max(1, -(-total // size))
+
+
+def _short(message: Any) -> Any:
+    if not isinstance(message, str) or len(message) <= MESSAGE_CHARS:
+        return message
+    return message[:MESSAGE_CHARS] + "…"
 
 
 def display_frame(page: RunPage, tz: str) -> pd.DataFrame:
     raw = page.to_frame()
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "status": raw["status"].map(status_label),
             "flow": raw["flow_name"],
@@ -70,9 +70,15 @@ def display_frame(page: RunPage, tz: str) -> pd.DataFrame:
             "user": raw["username"],
             "session": raw["session_id"],
             "error type": raw["error_type"],
+            "error message": raw["error_message"].map(_short),
             "run id": raw["id"].astype(str),
         }
     )
+    return frame
+
+
+def sort_key_of(column: str) -> str | None:
+    return HEADER_SORTS.get(column.split(" ", 1)[0])
 
 
 def styled(frame: pd.DataFrame) -> Any:
@@ -83,10 +89,59 @@ def styled(frame: pd.DataFrame) -> Any:
     return frame.style.map(colour, subset=["status"])
 
 
+def apply_header_sort() -> None:
+    """A header clicked in the last run -> the server sort (before the sort widgets are
+    drawn, so they show it). The grid reports the selected column: a click on another
+    header selects that one, a second click on the same header deselects it."""
+    ss = st.session_state
+    if K_TABLE not in ss:  # a new table (first visit, or back from another page)
+        ss[K_SEEN_COLUMNS] = []
+        return
+    selection = ss[K_TABLE].get("selection") or {}
+    columns, seen = list(selection.get("columns") or []), ss.get(K_SEEN_COLUMNS) or []
+    if columns == seen:
+        return
+    ss[K_SEEN_COLUMNS] = columns
+    clicked = columns[0] if columns else seen[0]
+    key = sort_key_of(clicked)
+    if key is None:
+        sortable = ", ".join(SORT_LABELS.values())
+        ss[K_NOTICE] = f"Column '{clicked}' can't be sorted; sortable: {sortable}."
+    elif ss.get(hs.K_SORT) == key:
+        ss[hs.K_DIR] = "asc" if ss.get(hs.K_DIR) == "desc" else "desc"
+    else:
+        ss[hs.K_SORT], ss[hs.K_DIR] = key, FIRST_DIRECTION.get(key, "asc")
+
+
 def select_from_table() -> None:
-    """Row clicked in the table -> the detail selector (runs before the script)."""
+    """Row clicked in the table -> the run in the detail pane (runs before the script)."""
     selection = st.session_state[K_TABLE].selection
     ids: list[str] = st.session_state.get(K_PAGE_IDS, [])
     rows = selection.get("rows", [])
     if rows and rows[0] < len(ids):
-        st.session_state[K_SELECTED] = ids[rows[0]]
+        hs.select_run(ids[rows[0]])
+
+
+# The grid's column menu would sort only the rows on screen: its two sort items (right
+# after the menu's title) are hidden. The browser test checks they stay hidden.
+HIDE_MENU_SORT = (
+    "<style>[data-testid='stDataFrameColumnMenu'] [role='menu'] > "
+    "[role='menuitem']:nth-child(-n+3) {display: none}</style>"
+)
+
+
+def render(page: RunPage, tz: str, sort: str, direction: str) -> None:
+    st.session_state[K_PAGE_IDS] = [str(run.id) for run in page.runs]
+    st.html(HIDE_MENU_SORT)
+    if notice := st.session_state.pop(K_NOTICE, None):
+        st.info(md_escape(notice))
+    frame = display_frame(page, tz)
+    st.dataframe(
+        styled(frame),
+        hide_index=True,
+        width="stretch",
+        on_select=select_from_table,
+        selection_mode=["single-row", "single-column"],
+        key=K_TABLE,
+    )
+    st.caption("Click a row for its detail; click a sortable header to sort all matching runs.")

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import streamlit as st
 
+from dashboard import history_state
 from dashboard.formatting import is_timezone
 from data.filters import FlowRunFilter
 from data.models import FlowRunStatus, TriggerType
@@ -232,6 +233,7 @@ def init_from_url(known_flows: set[str]) -> list[str]:
     params = {key: st.query_params.get_all(key) for key in st.query_params}
     state, errors = parse_params(params, known_flows, datetime.now(UTC).date())
     _store(state)
+    errors += history_state.init_from_params(params)
     st.session_state[K_READY] = True
     return errors
 
@@ -259,8 +261,10 @@ def current_state() -> FilterState:
 
 def sync_url() -> None:
     """Rewrite the URL from the widgets (Streamlit clears it on page switches)."""
-    wanted = to_params(current_state())
     present = {key: st.query_params.get_all(key) for key in st.query_params}
+    # The History page writes its own parameters (sort, page, run) after it has run.
+    kept = {key: present[key] for key in history_state.PARAMS if key in present}
+    wanted = to_params(current_state()) | kept
     if present != wanted:
         st.query_params.from_dict(wanted)
 

@@ -1,82 +1,163 @@
-"""History: the paginated, sortable runs table, run detail, and CSV export."""
+"""History: the runs table (one sort, done by the database; keyset pages), the run detail
+beside it, and CSV export. Sort, page size, page and the selected run are in the URL."""
+
+import uuid
 
 import streamlit as st
 
 from dashboard import data_access as da
+from dashboard import history_state as hs
 from dashboard import run_detail
 from dashboard import runs_table as rt
 from dashboard import state as s
-from dashboard.formatting import local_time, status_label
+from dashboard.formatting import local_time, md_escape, status_label
+from data import queries as q
+from data.errors import InvalidQuery
 from data.export import EXPORT_COLUMNS
-from data.queries import SORT_KEYS
+from data.filters import FlowRunFilter
 from data.settings import get_settings
 
 DEFAULT_EXPORT = (
     "id", "flow_name", "status", "trigger_type", "started_at", "ended_at", "duration_ms",
     "components_executed", "username", "session_id", "error_type", "error_message",
 )  # fmt: skip
-
 FMT = "%Y-%m-%d %H:%M"
+LIVE_SECONDS = 10
+K_CHOOSER, K_LIVE = "h_selected", "history_live"
+
 st.title("History")
 if flash := st.session_state.pop(run_detail.K_FLASH, None):
-    st.success(flash)
-flt, tz = s.current_filter(), s.current_tz()
-
-sort_col, dir_col, size_col = st.columns([2, 2, 1])
-sort = sort_col.selectbox("Sort by", list(SORT_KEYS), format_func=rt.SORT_LABELS.get, key="h_sort")
-direction = dir_col.radio(
-    "Direction", ["desc", "asc"], horizontal=True, key="h_dir",
-    format_func={"desc": "Descending", "asc": "Ascending"}.get,
-)  # fmt: skip
-size = size_col.selectbox("Rows per page", rt.PAGE_SIZES, index=1, key="h_size")
-
-total = da.count_runs(flt)
-# Keyed on the sidebar state, not the filter: a rolling range moves every minute.
-cursor = rt.current_cursor((s.current_state(), sort, direction, size))
-page = da.list_runs(flt, sort=sort, direction=direction, limit=size, cursor=cursor)
-st.session_state[rt.K_PAGE_IDS] = [str(run.id) for run in page.runs]
-
-st.markdown(f"**{total:,} runs** match · page {rt.page_number()} of {rt.page_count(total, size)}")
-if not page.runs:
-    st.info("No runs match these filters.")
-else:
-    st.dataframe(
-        rt.styled(rt.display_frame(page, tz)), hide_index=True, width="stretch",
-        on_select=rt.select_from_table, selection_mode="single-row", key=rt.K_TABLE,
-    )  # fmt: skip
-prev_col, next_col, _ = st.columns([1, 1, 6])
-prev_col.button("← Previous", on_click=rt.previous_page, disabled=rt.page_number() == 1)
-next_col.button(
-    "Next →", on_click=rt.next_page, args=(page.next_cursor,), disabled=not page.next_cursor
+    st.success(flash)  # our own sentence around a run id
+live = st.toggle(
+    f"Live: refresh every {LIVE_SECONDS} s",
+    key=K_LIVE,
+    help="Reads the database on every refresh, bypassing the query cache.",
 )
 
-labels = {
-    str(r.id): f"{local_time(r.started_at, tz, FMT)} · {r.flow_name} · {status_label(r.status)}"
-    for r in page.runs
-}
-if st.session_state.get(rt.K_SELECTED) not in labels:
-    st.session_state[rt.K_SELECTED] = None
-selected = st.selectbox(
-    "Run detail",
-    list(labels),
-    index=None,
-    key=rt.K_SELECTED,
-    format_func=labels.get,
-    placeholder="Click a row above, or choose a run on this page…",
-)
-if selected:
-    run_detail.render(selected, tz, get_settings().read_only)
 
-with st.expander(f"Export these {total:,} runs as CSV"):
-    columns = st.multiselect("Columns", EXPORT_COLUMNS, default=DEFAULT_EXPORT, key="h_export")
-    st.download_button(
-        "Download CSV", data=da.csv_builder(flt, tuple(columns)), file_name="flowruns.csv",
-        mime="text/csv", disabled=not columns, on_click="ignore", icon=":material/download:",
+def _order_controls() -> tuple[str, str, int]:
+    hs.seed_widgets()
+    rt.apply_header_sort()  # a header click from the last run becomes the sort widgets' value
+    sort_col, dir_col, size_col = st.columns([2, 2, 1])
+    sort = sort_col.selectbox(
+        "Sort by", list(q.SORT_KEYS), format_func=rt.SORT_LABELS.get, key=hs.K_SORT
+    )
+    direction = dir_col.radio(
+        "Direction", list(hs.DIRECTIONS), horizontal=True, key=hs.K_DIR,
+        format_func={"desc": "Descending", "asc": "Ascending"}.get,
     )  # fmt: skip
-    st.caption("All matching runs (not only this page), streamed in chunks; times in UTC.")
-    if total > rt.LARGE_EXPORT:
-        # The browser download is assembled in this process before it is sent.
-        st.caption(
-            f"Over {rt.LARGE_EXPORT:,} runs: `flowruns export` or the API's `/export.csv` stream "
-            "the same CSV with constant memory."
-        )
+    size = size_col.selectbox("Rows per page", hs.PAGE_SIZES, key=hs.K_SIZE)
+    return sort, direction, size
+
+
+def _count(flt: FlowRunFilter) -> int:
+    return da.call(q.count_runs, flt) if live else da.count_runs(flt)
+
+
+def _page(flt: FlowRunFilter, sort: str, direction: str, size: int) -> q.RunPage:
+    # Keyed on the sidebar state, not the filter: a rolling range moves with the clock.
+    cursor = hs.current_cursor((s.current_state(), sort, direction, size))
+    order = {"sort": sort, "direction": direction, "limit": size}
+    try:
+        if live:
+            return da.call(q.list_runs, flt, cursor=cursor, **order)
+        return da.list_runs(flt, cursor=cursor, **order)
+    except InvalidQuery as exc:  # a link's cursor that is not one, or is for another order
+        if cursor is None:
+            raise
+        st.error(f"Ignored the link's page ({md_escape(exc)}); showing the first page.")
+        hs.reset_to_first_page()
+        return da.list_runs(flt, cursor=None, **order)
+
+
+def _existing_selection() -> str | None:
+    run_id = hs.selected_run()
+    if run_id and da.get_run(uuid.UUID(run_id)) is None:
+        st.error(f"run: no run with id {md_escape(run_id)} (deleted, or never recorded).")
+        hs.select_run(None)
+        return None
+    return run_id
+
+
+def _choose_from_chooser() -> None:
+    hs.select_run(st.session_state.get(K_CHOOSER))
+
+
+def _run_chooser(page: q.RunPage, selected: str | None, tz: str) -> None:
+    labels = {
+        str(r.id): f"{local_time(r.started_at, tz, FMT)} · {r.flow_name} · {status_label(r.status)}"
+        for r in page.runs
+    }
+    if selected and selected not in labels:
+        labels = {selected: f"{selected} (not on this page)", **labels}
+    st.session_state[K_CHOOSER] = selected
+    st.selectbox(
+        "Run detail",
+        list(labels),
+        index=None,
+        key=K_CHOOSER,
+        format_func=labels.get,
+        on_change=_choose_from_chooser,
+        placeholder="Click a row, or choose a run on this page…",
+    )
+
+
+def _table(flt: FlowRunFilter, tz: str, sort: str, direction: str, size: int) -> q.RunPage:
+    total = _count(flt)
+    page = _page(flt, sort, direction, size)
+    st.markdown(f"**{total:,} runs** match · {hs.page_label(rt.page_count(total, size))}")
+    if page.runs:
+        rt.render(page, tz, sort, direction)
+    else:
+        st.info("No runs match these filters.")
+    prev_col, next_col, _ = st.columns([1, 1, 3])
+    prev_col.button("← Previous", on_click=hs.previous_page, disabled=hs.is_first_page())
+    next_col.button(
+        "Next →", on_click=hs.next_page, args=(page.next_cursor,), disabled=not page.next_cursor
+    )
+    return page
+
+
+def _detail(flt: FlowRunFilter, page: q.RunPage, run_id: str | None, tz: str) -> None:
+    if run_id is None:
+        st.caption("Select a run to see its detail here.")
+        return
+    on_page = run_id in {str(r.id) for r in page.runs}
+    in_filter = on_page or _count(flt.replace(run_id=run_id)) > 0
+    run_detail.render(run_id, tz, get_settings().read_only, in_filter)
+
+
+def _export(flt: FlowRunFilter) -> None:
+    total = _count(flt)
+    with st.expander(f"Export these {total:,} runs as CSV"):
+        columns = st.multiselect("Columns", EXPORT_COLUMNS, default=DEFAULT_EXPORT, key="h_export")
+        st.download_button(
+            "Download CSV", data=da.csv_builder(flt, tuple(columns)), file_name="flowruns.csv",
+            mime="text/csv", disabled=not columns, on_click="ignore", icon=":material/download:",
+        )  # fmt: skip
+        st.caption("All matching runs (not only this page), streamed in chunks; times in UTC.")
+        if total > rt.LARGE_EXPORT:
+            # The browser download is assembled in this process before it is sent.
+            st.caption(
+                f"Over {rt.LARGE_EXPORT:,} runs: `flowruns export` or the API's `/export.csv` "
+                "stream the same CSV with constant memory."
+            )
+
+
+def body() -> None:
+    flt, tz = s.current_filter(), s.current_tz()
+    sort, direction, size = _order_controls()
+    run_id = _existing_selection()
+    table_col, detail_col = st.columns([3, 2], gap="medium")
+    with table_col:
+        page = _table(flt, tz, sort, direction, size)
+        _run_chooser(page, hs.selected_run(), tz)
+    with detail_col:
+        _detail(flt, page, run_id, tz)
+    hs.remember(sort, direction, size)
+    _export(flt)
+
+
+# Live: only this part reruns, on a timer. Otherwise a plain run (a fragment run would
+# not carry the URL change of a click in the table to the browser).
+(st.fragment(run_every=LIVE_SECONDS)(body) if live else body)()
