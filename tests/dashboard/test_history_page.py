@@ -210,3 +210,23 @@ def test_compare_with_the_last_successful_run_of_the_flow(
     at.checkbox(key="h_compare_only_diff").uncheck().run()
     diff = next(d for d in at.dataframe if "last success" in d.value.columns).value
     assert len(diff) == 5 and list(diff["change"]).count("same") == 2
+
+
+def test_live_view_reads_new_runs_without_a_refresh(
+    monkeypatch: pytest.MonkeyPatch, sqlite_url: str
+) -> None:
+    from data.demo import generate_demo
+
+    seed(sqlite_url, runs=50)
+    at = _history(monkeypatch, sqlite_url)
+    assert matched_total(at) == 50
+    engine = build_engine(sqlite_url)
+    generate_demo(engine, 7, days=5, now=SEED_NOW, seed=99)  # recorded meanwhile
+    engine.dispose()
+    at.run()
+    assert matched_total(at) == 50  # the cached page, as before
+    at.toggle(key="history_live").set_value(True).run()
+    assert_clean(at)
+    assert matched_total(at) == 57 and len(_table(at)) == 50
+    newest = all_rows(sqlite_url).sort_values("started_at").iloc[-1]["id"]
+    assert _table(at)["run id"].iloc[0] == newest
