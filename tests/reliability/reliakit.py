@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+import streamlit as st
 from sqlalchemy import Engine, create_engine, text
+from streamlit.testing.v1 import AppTest
 
 from data import migrate
 from data.accounts import create_api_key, create_user
@@ -131,6 +133,15 @@ def make_tenant(engine: Engine, username: str = "ops", *, superuser: bool = True
     with session_scope(engine) as session:
         session.add(Flow(id=flow_id, name=f"{username} flow", user_id=user_id))
     return Tenant(key=key, user_id=user_id, flow_id=flow_id)
+
+
+def dashboard(url: str, params: dict[str, str]) -> AppTest:
+    """An AppTest of the dashboard's entry point over ``url``, run once. The caller has
+    set FLOWRUNS_DATABASE_URL (settings are read from the environment)."""
+    st.cache_data.clear()  # results are cached per URL, and PostgreSQL tests reuse one
+    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=90)
+    at.query_params.update(params)
+    return at.run()
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.02) -> bool:

@@ -27,12 +27,7 @@ from data.recorder import record_run, recorded
 from data.settings import get_settings
 
 RECORDER_BOUND_S = 0.5
-# Until issue 8 item 8 lands, the recorder waits for the driver's 5 s connect timeout.
-SILENT_SERVER_BOUND = pytest.mark.xfail(
-    strict=True,
-    reason="issue 8 item 8: the recorder is not bounded (waits the 5 s connect timeout)",
-)
-DOWN = ["refused", pytest.param("silent", marks=SILENT_SERVER_BOUND)]
+DOWN = ["refused", "silent"]
 # The bound plus scheduling slack on a busy 2-core machine.
 CALLER_DELAY_LIMIT_S = RECORDER_BOUND_S + 1.5
 

@@ -98,7 +98,7 @@ def _writes(client: httpx.Client, tenant: Tenant, runs: list[uuid.UUID]) -> dict
         "POST": ("POST", API + "/", {"json": {"flow_id": str(tenant.flow_id)}}),
         "PATCH": ("PATCH", f"{API}/{runs[0]}", {"json": {"status": "success"}}),
         "DELETE one": ("DELETE", f"{API}/{runs[10]}", {}),
-        "DELETE many": ("DELETE", API + "/", {"params": {"status": "success"}}),
+        "DELETE many": ("DELETE", API + "/", {"params": {"status": "success", "all": "true"}}),
     }
     outcomes: dict[str, Outcome] = {}
 
@@ -116,10 +116,6 @@ def _writes(client: httpx.Client, tenant: Tenant, runs: list[uuid.UUID]) -> dict
     return outcomes
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 8 item 8: authentication writes last_used_at and waits 15 s on the lock",
-)
 def test_sqlite_write_lock_reads_answer_writes_503(
     sqlite_url: str, load_bench: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
