@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import re
 import sys
@@ -171,6 +172,10 @@ def delete_command(args: argparse.Namespace, engine: Engine) -> int:
 def export(args: argparse.Namespace, engine: Engine) -> int:
     columns = [c.strip() for c in args.columns.split(",")] if args.columns else None
     chunks = iter_csv(engine, filter_from_args(args, engine), columns=columns)
+    # The header comes before the first query: start the query before writing anything,
+    # so an unreachable database leaves no header-only output behind.
+    head = list(itertools.islice(chunks, 2))
+    chunks = itertools.chain(head, chunks)
     if args.output in (None, "-"):
         try:
             for chunk in chunks:

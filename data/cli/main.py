@@ -12,7 +12,7 @@ from typing import NoReturn
 from data.cli import commands
 from data.cli.args import add_filter_arguments, bounded
 from data.cli.errors import EXIT_INPUT, report
-from data.db import InvalidDatabaseUrl, build_engine
+from data.db import InvalidDatabaseUrl, build_engine, parse_database_url
 from data.settings import get_settings
 
 DAYS = 36_500  # 100 years: more is a typo, and timedelta overflows long before int does
@@ -126,6 +126,7 @@ def _database_url(args: argparse.Namespace) -> str:
 def _run(args: argparse.Namespace) -> int:
     get_settings()  # an invalid FLOWRUNS_* value stops every command, naming the variable
     url = _database_url(args)
+    parse_database_url(url)  # a malformed URL is bad input, before any command touches it
     if args.command == "init-db":
         return commands.init_db(args, url)
     engine = build_engine(url)
