@@ -25,7 +25,8 @@ if not da.call(migrate.audit_schema_present):
 if settings.read_only:
     st.info("Read-only mode (`FLOWRUNS_READ_ONLY=1`): previews only, deleting is disabled.")
 st.caption(ui.PROTECTED_NOTE)
-flows = {str(flow_id): name for flow_id, name in da.list_flows()}
+# Keyed on ids, labels unique even where two flows share a name.
+flows = da.flow_labels()
 ui.bulk_delete_section(flows, tz, settings.read_only)
 st.divider()
 st.subheader("Retention policy")

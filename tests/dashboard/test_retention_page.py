@@ -15,11 +15,12 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import retention_ui
 from data import migrate
+from data.accounts import create_user
 from data.audit import AuditContext, list_entries
-from data.db import build_engine
+from data.db import build_engine, session_scope
 from data.deletion import delete_runs
 from data.filters import FlowRunFilter
-from data.models import Flow
+from data.models import Flow, FlowRun
 from data.retention import effective_policy
 from data.settings import get_settings
 
@@ -237,3 +238,21 @@ def test_a_database_without_the_audit_log_asks_for_init_db(
     [error] = texts(at.error)
     assert "flowruns init-db" in error
     assert not [b for b in at.button if b.key in ("r_preview_btn", "p_preview_btn")]
+
+
+def test_same_named_flows_are_told_apart_in_the_bulk_delete_picker(
+    monkeypatch: pytest.MonkeyPatch, sqlite_url: str
+) -> None:
+    engine = build_engine(sqlite_url)
+    try:
+        ann, bob = (create_user(engine, name) for name in ("ann", "bob"))
+        with session_scope(engine) as session:
+            flows = [Flow(name="Digest", user_id=ann), Flow(name="Digest", user_id=bob)]
+            session.add_all(flows)
+            session.flush()
+            session.add_all(FlowRun(flow_id=flow.id, status="success") for flow in flows)
+    finally:
+        engine.dispose()
+    at = open_page(app(monkeypatch, sqlite_url))
+    picker = at.multiselect(key="r_flows")
+    assert sorted(picker.options) == ["Digest (ann)", "Digest (bob)"]
