@@ -85,6 +85,10 @@ def _list_flows(url: str) -> list[tuple[uuid.UUID, str]]:
     return q.list_flows(engine_for(url))
 
 
+def _list_users(url: str) -> list[tuple[uuid.UUID, str]]:
+    return q.list_users(engine_for(url))
+
+
 def _flow_choices(url: str) -> list[q.FlowChoice]:
     return q.list_flow_choices(engine_for(url))
 
@@ -128,6 +132,11 @@ def count_runs(flt: FlowRunFilter) -> int:
 
 def list_flows() -> list[tuple[uuid.UUID, str]]:
     return _cached(_list_flows)(database_url())
+
+
+def list_users() -> list[tuple[uuid.UUID, str]]:
+    """(id, username) of every user: the user filter's options."""
+    return _cached(_list_users)(database_url())
 
 
 def flow_labels() -> dict[str, str]:

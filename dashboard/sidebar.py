@@ -8,6 +8,7 @@ import uuid
 import streamlit as st
 
 from dashboard import data_access as da
+from dashboard import extra_filters as xf
 from dashboard import state as s
 from dashboard.formatting import md_escape, timezone_options
 from data.settings import Settings
@@ -65,6 +66,7 @@ def render(flows: list[tuple[uuid.UUID, str]], settings: Settings) -> None:
             placeholder="e.g. timeout",
         )
         _error_group()
+        xf.render_widgets({str(user_id): name for user_id, name in da.list_users()})
         st.selectbox("Time zone", timezone_options(), key=s.K_TZ)
         st.button(
             "Refresh data",

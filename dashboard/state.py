@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import streamlit as st
 
+from dashboard import data_access as da
+from dashboard import extra_filters as xf
 from dashboard import history_state
 from dashboard.formatting import is_timezone
 from data.filters import FlowRunFilter
@@ -66,6 +68,8 @@ class FilterState:
     # Wall-clock times in ``tz``, [from_ts, to_ts); when set they override ``dates``.
     from_ts: datetime | None = None
     to_ts: datetime | None = None
+    # User, session id, run id, duration range.
+    extra: xf.ExtraFilters = field(default_factory=xf.ExtraFilters)
 
 
 def _parse_date(name: str, raw: str, errors: list[str]) -> date | None:
@@ -125,7 +129,10 @@ def _parse_flows(raw: list[str], known: set[str], errors: list[str]) -> tuple[st
 
 
 def parse_params(
-    params: Mapping[str, list[str]], known_flows: set[str], today: date
+    params: Mapping[str, list[str]],
+    known_flows: set[str],
+    today: date,
+    known_users: set[str] | None = None,
 ) -> tuple[FilterState, list[str]]:
     """Validate URL parameters. Bad values are dropped (defaults used) and reported."""
     errors: list[str] = []
@@ -175,6 +182,7 @@ def parse_params(
         error_sig=first("sig") or "",
         from_ts=span[0] if span else None,
         to_ts=span[1] if span else None,
+        extra=xf.parse_extra(first, known_users, errors),
     )
     return state, errors
 
@@ -208,7 +216,7 @@ def to_params(state: FilterState) -> dict[str, list[str]]:
         params["sig"] = [state.error_sig]
     if state.tz != DEFAULT_TZ:
         params["tz"] = [state.tz]
-    return params
+    return params | xf.extra_to_params(state.extra)
 
 
 def _store(state: FilterState) -> None:
@@ -219,6 +227,7 @@ def _store(state: FilterState) -> None:
     ss[K_TRIGGERS], ss[K_ERROR_TYPES] = list(state.triggers), list(state.error_types)
     ss[K_ERROR_SIG] = state.error_sig
     ss[K_FROM_TS], ss[K_TO_TS] = state.from_ts, state.to_ts
+    xf.store_extra(state.extra)
 
 
 def default_dates(tz: str) -> tuple[date, date]:
@@ -231,7 +240,8 @@ def init_from_url(known_flows: set[str]) -> list[str]:
     if st.session_state.get(K_READY):
         return []
     params = {key: st.query_params.get_all(key) for key in st.query_params}
-    state, errors = parse_params(params, known_flows, datetime.now(UTC).date())
+    users = {str(user_id) for user_id, _ in da.list_users()}
+    state, errors = parse_params(params, known_flows, datetime.now(UTC).date(), users)
     _store(state)
     errors += history_state.init_from_params(params)
     st.session_state[K_READY] = True
@@ -256,6 +266,7 @@ def current_state() -> FilterState:
         error_sig=ss.get(K_ERROR_SIG, "") or "",
         from_ts=ss.get(K_FROM_TS) if ss.get(K_RANGE) == "custom" else None,
         to_ts=ss.get(K_TO_TS) if ss.get(K_RANGE) == "custom" else None,
+        extra=xf.current_extra(),
     )
 
 
@@ -310,6 +321,7 @@ def filter_for(state: FilterState, now: datetime | None = None) -> FlowRunFilter
         error_signature=state.error_sig or None,
         started_after=after,
         started_before=before,
+        **xf.filter_values(state.extra),
     )
 
 
