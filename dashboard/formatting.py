@@ -97,10 +97,17 @@ NO_ERROR_TYPE = "(no type)"
 SHORT_ID = 8
 
 
+# GFM links bare URLs and e-mail addresses in the text left after parsing, when escapes
+# are already resolved: backslashes cannot stop that, an invisible word joiner can.
+_AUTOLINK = re.compile(r"(?<=:)(?=//)|(?<=www)(?=\.)|(?<=@)", re.IGNORECASE)
+WORD_JOINER = "\u2060"
+
+
 def md_escape(text: object) -> str:
     """``text`` as literal text inside a Markdown-rendering element (st.markdown,
     st.caption, st.error, labels...): no links, images, HTML, emphasis or code spans."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text))
+    unlinked = _AUTOLINK.sub(WORD_JOINER, str(text))
+    return _MD_SPECIAL.sub(r"\\\1", unlinked)
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:

@@ -17,7 +17,7 @@ HOST = "evil.example"
 # Streamlit's colour directive and bare URLs (GFM autolinks).
 HOSTILE = (
     f"[x](http://{HOST}/a) ![](http://{HOST}/x.png) <img src=http://{HOST}/y.png> "
-    f"`tick **bold** $math$ :red[red] http://{HOST}/bare www.{HOST}"
+    f"`tick **bold** $math$ :red[red] http://{HOST}/bare www.{HOST} admin@{HOST}"
 )
 HOSTILE_TYPE = f"Bad`Type **x** [t](http://{HOST}/t)"
 # What must never reach a Markdown-rendering element unescaped.

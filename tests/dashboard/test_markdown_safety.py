@@ -10,7 +10,7 @@ import re
 import pytest
 import streamlit as st
 from dashworld import APP, SEED_NOW
-from flows_errors_world import HOSTILE, HOSTILE_TYPE, RAW_FRAGMENTS, hostile_world
+from flows_errors_world import HOST, HOSTILE, HOSTILE_TYPE, RAW_FRAGMENTS, hostile_world
 from streamlit.testing.v1 import AppTest
 
 from dashboard.formatting import md_escape
@@ -48,6 +48,10 @@ def assert_escaped(at: AppTest, where: str) -> None:
         live = ESCAPED.sub("\x00", text)
         for fragment in RAW_FRAGMENTS:
             assert fragment not in live, f"{where}: {fragment!r} unescaped in {text!r}"
+        # GFM links bare URLs in the parsed text (escapes resolved): none may remain.
+        shown = ESCAPED.sub(lambda m: m.group(0)[1], text)
+        for url in (f"http://{HOST}", f"www.{HOST}", f"@{HOST}"):
+            assert url not in shown, f"{where}: {url!r} would be linked in {text!r}"
 
 
 def open_app(monkeypatch: pytest.MonkeyPatch, url: str, params: dict[str, str]) -> AppTest:
