@@ -88,23 +88,6 @@ POISON: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
     ),
     "invalid UTF-8": ({"error_message": b"bad \xff\xfe bytes", "status": "failure"}, SQLITE),
 }
-COLUMNS = (
-    "id",
-    "flow_id",
-    "user_id",
-    "session_id",
-    "status",
-    "started_at",
-    "ended_at",
-    "duration_ms",
-    "inputs",
-    "outputs",
-    "error_message",
-    "error_type",
-    "trigger_type",
-    "components_executed",
-    "metadata",
-)
 
 
 @dataclass
@@ -164,15 +147,15 @@ def _row(overrides: dict[str, Any], flow_id: uuid.UUID, owner: uuid.UUID, dialec
     return row
 
 
-def _insert_sql(dialect: str) -> str:
+def _insert_sql(dialect: str, columns: list[str]) -> str:
     if dialect == "sqlite":
-        values = ", ".join(f":{c}" for c in COLUMNS)
+        values = ", ".join(f":{c}" for c in columns)
     else:
         casts = {"id": "uuid", "flow_id": "uuid", "user_id": "uuid", "started_at": "timestamptz"}
         casts |= {"ended_at": "timestamptz", "inputs": "json", "outputs": "json"}
         casts |= {"metadata": "json"}
-        values = ", ".join(f"CAST(:{c} AS {casts[c]})" if c in casts else f":{c}" for c in COLUMNS)
-    return f"INSERT INTO flow_run ({', '.join(COLUMNS)}) VALUES ({values})"
+        values = ", ".join(f"CAST(:{c} AS {casts[c]})" if c in casts else f":{c}" for c in columns)
+    return f"INSERT INTO flow_run ({', '.join(columns)}) VALUES ({values})"
 
 
 def _insert_people(conn: Any, dialect: str) -> tuple[uuid.UUID, list[uuid.UUID]]:
@@ -214,12 +197,11 @@ def poison(engine: Engine, url: str) -> PoisonedDatabase:
     with engine.begin() as conn:
         owner, flows = _insert_people(conn, dialect)
         world = PoisonedDatabase(url=url, dialect=dialect, owner_id=owner, flow_ids=flows)
-        statement = text(_insert_sql(dialect))
         for index, (label, (overrides, backends)) in enumerate(POISON.items()):
             if dialect not in backends:
                 continue
             row = _row(overrides, flows[index % len(flows)], owner, dialect)
-            conn.execute(statement, row)
+            conn.execute(text(_insert_sql(dialect, list(row))), row)
             world.runs[label] = uuid.UUID(row["id"])
         if dialect == "sqlite":  # bytes were bound as BLOBs: make them (invalid) TEXT
             conn.execute(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -113,18 +114,23 @@ def _all_ids(engine: Engine) -> set[str]:
 
 
 def test_every_api_endpoint_answers_over_poison_rows(
-    engine: Engine, poisoned: PoisonedDatabase
+    engine: Engine, poisoned: PoisonedDatabase, record_property: Callable[[str, object], None]
 ) -> None:
     create_user(engine, "poison-admin", superuser=True)
     admin = {"x-api-key": create_api_key(engine, "poison-admin")[0]}
     owner = {"x-api-key": create_api_key(engine, "**root** <b>x</b>")[0]}
     app = create_app(poisoned.url)
+    answered: list[int] = []
     with TestClient(app, raise_server_exceptions=False) as client:
+        client.event_hooks["response"].append(lambda r: answered.append(r.status_code))
         covered = 0
         for path, operations in app.openapi()["paths"].items():
             for method, operation in operations.items():
                 covered += _exercise(client, poisoned, path, method, operation, admin, owner)
         assert covered >= 12, "the schema lost endpoints?"
+    record_property("operations", covered)
+    record_property("requests", len(answered))
+    record_property("poison_rows", len(poisoned.runs))
 
 
 def _exercise(

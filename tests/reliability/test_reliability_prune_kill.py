@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 from reliakit import ROOT, make_tenant
@@ -110,7 +111,7 @@ def _kill_after_two_batches(engine: Engine, url: str) -> None:
 
 
 def test_sigkill_mid_prune_leaves_whole_batches_and_a_rerun_completes(
-    engine: Engine, db_url: str
+    engine: Engine, db_url: str, record_property: Callable[[str, object], None]
 ) -> None:
     _fill(engine)
     before = _census(engine)
@@ -121,6 +122,7 @@ def test_sigkill_mid_prune_leaves_whole_batches_and_a_rerun_completes(
     deleted = OLD_RUNS - after_kill["old finished"]
     assert 2 * BATCH <= deleted < OLD_RUNS, "the kill did not land in the middle"
     assert deleted % BATCH == 0, f"{deleted} deleted: a batch was cut half-way"
+    record_property("deleted_before_kill", deleted)
     for untouched in ("recent", "old active", "kept checksum"):
         assert after_kill[untouched] == before[untouched], untouched
     if engine.dialect.name == "sqlite":

@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -117,7 +117,10 @@ def _writes(client: httpx.Client, tenant: Tenant, runs: list[uuid.UUID]) -> dict
 
 
 def test_sqlite_write_lock_reads_answer_writes_503(
-    sqlite_url: str, load_bench: ModuleType, monkeypatch: pytest.MonkeyPatch
+    sqlite_url: str,
+    load_bench: ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+    record_property: Callable[[str, object], None],
 ) -> None:
     tenant, fresh_key, runs = _seed(sqlite_url)
     before = _count_runs(sqlite_url)
@@ -132,13 +135,16 @@ def test_sqlite_write_lock_reads_answer_writes_503(
             outcomes: dict[str, Outcome] = {}
             writer = threading.Thread(target=lambda: outcomes.update(_writes(client, tenant, runs)))
             writer.start()
-            _assert_reads_answer(client, fresh_key, str(runs[3]))
+            slowest_read = _assert_reads_answer(client, fresh_key, str(runs[3]))
             began = time.monotonic()
             with record_run(recorder_engine, tenant.flow_id, session_id="under-lock") as run:
                 run.outputs = {"ok": True}
             recorder_delay = time.monotonic() - began
             writer.join()
         assert recorder_delay < RECORDER_LIMIT_S, f"the recorder delayed {recorder_delay:.1f} s"
+        record_property("slowest_read_s", round(slowest_read, 3))
+        record_property("recorder_delay_s", round(recorder_delay, 3))
+        record_property("write_503_after_s", [round(o.seconds, 1) for o in outcomes.values()])
         assert len(outcomes) == 4
         for name, outcome in outcomes.items():
             assert outcome.status == 503, (name, outcome)
@@ -155,7 +161,9 @@ def test_sqlite_write_lock_reads_answer_writes_503(
     recorder_engine.dispose()
 
 
-def _assert_reads_answer(client: httpx.Client, fresh_key: str, run_id: str) -> None:
+def _assert_reads_answer(client: httpx.Client, fresh_key: str, run_id: str) -> float:
+    """Every read answers 200 quickly, with both keys; the slowest read's seconds."""
+    slowest = 0.0
     for key in (None, fresh_key):  # the stale key (client default), then a never-used one
         headers = {"x-api-key": key} if key else {}
         for name, (path, params) in {**READS, "one run": (f"{API}/{run_id}", {})}.items():
@@ -164,6 +172,8 @@ def _assert_reads_answer(client: httpx.Client, fresh_key: str, run_id: str) -> N
             seconds = time.monotonic() - began
             assert response.status_code == 200, (name, response.status_code, response.text[:200])
             assert seconds < READ_LIMIT_S, f"{name} took {seconds:.1f} s under the write lock"
+            slowest = max(slowest, seconds)
+    return slowest
 
 
 def _assert_recorded_eventually(engine: Engine) -> None:
