@@ -1,0 +1,104 @@
+"""Demo bulk load: COPY (PostgreSQL) and executemany (SQLite) store the same runs, read back
+through the ORM; values COPY must escape arrive unchanged."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from data.db import build_engine
+from data.demo import generate_demo
+from data.demo.rows import chunk_rows, start_times
+from data.demo.writers import loading, writer_for
+from data.models import Flow, FlowRun, User
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+RUN_FIELDS = (
+    "id",
+    "session_id",
+    "status",
+    "started_at",
+    "ended_at",
+    "duration_ms",
+    "inputs",
+    "outputs",
+    "error_message",
+    "error_type",
+    "trigger_type",
+    "components_executed",
+    "metadata_",
+)
+
+
+def stored_runs(engine: Engine) -> list[dict[str, Any]]:
+    """Every run as the ORM reads it, with flow and user by name (their ids are random)."""
+    query = (
+        select(FlowRun, Flow.name, User.username)
+        .join(Flow, Flow.id == FlowRun.flow_id)
+        .join(User, User.id == FlowRun.user_id)
+        .order_by(FlowRun.id)
+    )
+    with Session(engine) as session:
+        rows = session.execute(query).all()
+    return [
+        {**{f: getattr(run, f) for f in RUN_FIELDS}, "flow": flow, "user": user}
+        for run, flow, user in rows
+    ]
+
+
+@pytest.mark.postgres
+def test_copy_and_executemany_store_the_same_demo(sqlite_url: str, pg_url: str) -> None:
+    loaded = []
+    for url in (sqlite_url, pg_url):
+        engine = build_engine(url)
+        generate_demo(engine, 1500, days=3, seed=11, now=NOW, chunk_size=400)
+        loaded.append(stored_runs(engine))
+        engine.dispose()
+    sqlite_runs, pg_runs = loaded
+    assert len(sqlite_runs) == 1500
+    assert sqlite_runs == pg_runs
+    first = sqlite_runs[0]
+    assert first["started_at"].tzinfo is not None
+    assert NOW - timedelta(days=3) <= min(r["started_at"] for r in sqlite_runs)
+    finished = [r for r in sqlite_runs if r["duration_ms"] is not None]
+    assert all(
+        r["ended_at"] - r["started_at"] == timedelta(milliseconds=r["duration_ms"])
+        for r in finished
+    )
+    # UUIDv7 layout: the id's first 48 bits are the start time in milliseconds.
+    for run in sqlite_runs[:50]:
+        millis = run["id"].int >> 80
+        assert abs(millis - run["started_at"].timestamp() * 1000) < 1
+
+
+TRICKY = ("tab\there", "new\nline\r\nend", "back\\slash", "\\N", "ünï ✓")
+
+
+def test_values_copy_must_escape_arrive_unchanged(engine: Engine) -> None:
+    generate_demo(engine, 0, now=NOW)  # the demo users and flows
+    with engine.connect() as conn:
+        flow_ids = list(conn.execute(select(Flow.id).order_by(Flow.name)).scalars())
+        user_ids = list(conn.execute(select(User.id).order_by(User.username)).scalars())
+    rng = np.random.default_rng(5)
+    start = NOW - timedelta(days=1)
+    chunk = chunk_rows(rng, start_times(rng, 5, start, 1), start, NOW, 1, user_ids, flow_ids)
+    chunk.columns["error_message"] = list(TRICKY)
+    chunk.columns["session_id"] = [t[::-1] for t in TRICKY]
+    chunk.columns["outputs"] = ['{"path": "C:\\\\temp\\\\x", "tab": "\\t"}', None, "[]", "1", "{}"]
+    with loading(engine) as conn, conn.begin():
+        writer_for(engine)(conn, chunk)
+    stored = {r["id"]: r for r in stored_runs(engine)}
+    for index, run_id in enumerate(chunk.columns["id"]):
+        run = stored[uuid.UUID(run_id)]
+        assert run["error_message"] == TRICKY[index]
+        assert run["session_id"] == TRICKY[index][::-1]
+    outputs = sorted(str(r["outputs"]) for r in stored.values())
+    assert outputs == sorted(
+        str(v) for v in [{"path": "C:\\temp\\x", "tab": "\t"}, None, [], 1, {}]
+    )
