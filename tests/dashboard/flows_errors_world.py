@@ -17,14 +17,16 @@ HOST = "evil.example"
 # Streamlit's colour directive and bare URLs (GFM autolinks).
 HOSTILE = (
     f"[x](http://{HOST}/a) ![](http://{HOST}/x.png) <img src=http://{HOST}/y.png> "
-    f"`tick **bold** $math$ :red[red] http://{HOST}/bare www.{HOST} admin@{HOST}"
+    f"`tick **bold** $math$ :red[red] http://{HOST}/bare www.{HOST} admin@{HOST} "
+    f'<a href="http://{HOST}/p">plotly link</a>'  # Plotly renders <a href> in chart text
 )
-HOSTILE_TYPE = f"Bad`Type **x** [t](http://{HOST}/t)"
+HOSTILE_TYPE = f'Bad`Type **x** [t](http://{HOST}/t) <a href="http://{HOST}/q">q</a>'
 # What must never reach a Markdown-rendering element unescaped.
 RAW_FRAGMENTS = (
     f"http://{HOST}",
     f"www.{HOST}",
     "<img",
+    "<a ",
     "](",
     "**bold**",
     "**x**",

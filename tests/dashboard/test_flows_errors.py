@@ -179,6 +179,9 @@ def test_flows_page_flags_regressions_and_states_the_rule(
     assert table.loc["flaky", "flags"] == "success drop"
     assert table.loc["flaky", "success change (pp)"] == pytest.approx(-20)
     assert table.loc["steady", "flags"] == ""
+    # Numbers, not formatted strings: a click on a header sorts by value.
+    numeric = ["runs", "success change (pp)", "p50 (s)", "p95 (s)", "p95 change (%)"]
+    assert all(pd.api.types.is_numeric_dtype(table[column]) for column in numeric)
     rule = " ".join(c.value for c in at.caption)
     assert "25%" in rule and "5 percentage points" in rule and "20 finished runs" in rule
     assert any("**2 flows flagged** of 3" in m.value for m in at.markdown)
