@@ -43,7 +43,6 @@ if before is not None:
     st.caption("New: first seen inside this range (no failure of that group before it).")
 # The trend covers the same failures the table groups.
 trend = da.count_timeseries(flt.replace(statuses=(FAILURE,)), "error_type", tz)
-trend["error_type"] = trend["error_type"].map(error_type_label)  # NULL: "(no type)", not "nan"
 bounds, now = (flt.started_after, flt.started_before), datetime.now(UTC)
 sel.plot(error_trend(trend, tz, bounds, now), "err_trend", sel.error_chart("err_trend"))
 st.caption(
