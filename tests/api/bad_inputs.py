@@ -110,6 +110,15 @@ DELETE_CASES: list[tuple[dict[str, str], int, str]] = [
     ({"flowid": "x", "older_than_days": "0"}, 400, "flowid"),
     ({"older_than_days": "1", "started_after": "2199-12-31"}, 400, "older_than_days"),
 ]
+AUDIT = "/api/v1/audit"
+AUDIT_CASES: list[tuple[str, str, int]] = [
+    ("limit", "0", 422),
+    ("limit", "501", 422),
+    ("offset", "-1", 422),
+    ("offset", "x", 422),
+    ("actor", "alice", 400),
+    ("all", "true", 400),
+]
 RUN_PATHS: list[tuple[str, int, str]] = [
     ("not-a-uuid", 422, "run_id"),
     ("123", 422, "run_id"),
@@ -161,6 +170,9 @@ def _endpoint_cases() -> list[Case]:
         cases += [Case("DELETE", API + "/", c, n, params=p, who=who) for p, c, n in DELETE_CASES]
     for path in ("/healthz", "/readyz"):
         cases.append(Case("GET", path, 400, "verbose", params={"verbose": "1"}))
+    for name, value, code in AUDIT_CASES:
+        cases.append(Case("GET", AUDIT + "/", code, name, params={name: value}))
+    cases.append(Case("GET", AUDIT + "/export.csv", 400, "limit", params={"limit": "5"}))
     return cases
 
 
