@@ -2,7 +2,8 @@
 
 Required: the database is consistent afterwards: only whole batches are gone (each batch
 is one transaction), runs the policy does not match are untouched, SQLite's file passes
-its integrity check, and rerunning the same prune completes the job.
+its integrity check, the audit entry says how far the killed prune got, and rerunning the
+same prune completes the job.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import timedelta
 from reliakit import ROOT, make_tenant
 from sqlalchemy import Engine, and_, func, insert, select, text
 
+from data.audit import list_entries
 from data.models import FlowRun, utcnow
 
 OLD_RUNS = 12_000  # finished, 200 days old: the prune's target
@@ -130,11 +132,26 @@ def test_sigkill_mid_prune_leaves_whole_batches_and_a_rerun_completes(
             assert conn.execute(text("PRAGMA integrity_check")).scalar_one() == "ok"
             assert conn.execute(text("PRAGMA foreign_key_check")).all() == []
 
+    _assert_audit_says_how_far(engine, deleted, completed=False)
+
     rerun = subprocess.run(_cli(db_url), cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     assert "Traceback" not in rerun.stderr
     assert f"deleted {OLD_RUNS - deleted:,} run(s)" in rerun.stdout
+    _assert_audit_says_how_far(engine, OLD_RUNS - deleted, completed=True)
     final = _census(engine)
     assert final["old finished"] == 0
     for untouched in ("recent", "old active", "kept checksum"):
         assert final[untouched] == before[untouched], untouched
+
+
+def _assert_audit_says_how_far(engine: Engine, affected: int, *, completed: bool) -> None:
+    """The newest audit entry is this prune, with the runs and batches it committed; a
+    killed one reads as interrupted once it has been silent for a while."""
+    later = utcnow() + timedelta(hours=1)
+    entry = list_entries(engine, limit=1, now=later).entries[0]
+    assert (entry.action, entry.surface, entry.dry_run) == ("prune", "cli", False)
+    assert entry.affected == affected
+    assert entry.batches == -(-affected // BATCH)
+    assert entry.status == ("completed" if completed else "interrupted")
+    assert (entry.finished_at is not None) == completed
