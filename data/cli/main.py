@@ -9,7 +9,6 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from data.cli import commands
 from data.cli.args import add_filter_arguments, bounded
 from data.cli.errors import EXIT_INPUT, report
 from data.db import InvalidDatabaseUrl, build_engine, parse_database_url
@@ -96,17 +95,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 Handler = Callable[..., int]
-HANDLERS: dict[str, Handler] = {
-    "demo": commands.demo,
-    "stats": commands.stats,
-    "prune": commands.prune_command,
-    "delete": commands.delete_command,
-    "export": commands.export,
-    "sweep-stuck": commands.sweep,
-    "user:create": commands.user_create,
-    "api-key:create": commands.key_create,
-    "api-key:list": commands.key_list,
-    "api-key:revoke": commands.key_revoke,
+# Handler names in data.cli.commands, imported only once the arguments are valid (it loads
+# pandas and the queries: a mistyped option is answered without that start-up cost).
+HANDLERS: dict[str, str] = {
+    "demo": "demo",
+    "stats": "stats",
+    "prune": "prune_command",
+    "delete": "delete_command",
+    "export": "export",
+    "sweep-stuck": "sweep",
+    "user:create": "user_create",
+    "api-key:create": "key_create",
+    "api-key:list": "key_list",
+    "api-key:revoke": "key_revoke",
 }
 
 
@@ -127,11 +128,14 @@ def _run(args: argparse.Namespace) -> int:
     get_settings()  # an invalid FLOWRUNS_* value stops every command, naming the variable
     url = _database_url(args)
     parse_database_url(url)  # a malformed URL is bad input, before any command touches it
+    from data.cli import commands
+
     if args.command == "init-db":
         return commands.init_db(args, url)
+    handler: Handler = getattr(commands, HANDLERS[_handler_name(args)])
     engine = build_engine(url)
     try:
-        return HANDLERS[_handler_name(args)](args, engine)
+        return handler(args, engine)
     finally:
         engine.dispose()
 
