@@ -10,6 +10,7 @@ import streamlit as st
 from dashboard import data_access as da
 from dashboard import extra_filters as xf
 from dashboard import state as s
+from dashboard import typed_range
 from dashboard.formatting import md_escape, timezone_options
 from data.settings import Settings
 
@@ -26,12 +27,7 @@ def _time_range() -> None:
         # The picker's key is dropped while it is hidden: restore a sensible default.
         if not st.session_state.get(s.K_DATES):
             st.session_state[s.K_DATES] = s.default_dates(s.current_tz())
-        st.date_input(
-            "Dates (inclusive)",
-            key=s.K_DATES,
-            format="YYYY-MM-DD",
-            on_change=s.clear_precise_range,
-        )
+        typed_range.render()  # applied on Enter, not only when the field loses focus
         state = s.current_state()
         if state.from_ts and state.to_ts:  # a clicked bucket or a dragged span
             span = f"{state.from_ts:%Y-%m-%d %H:%M} to {state.to_ts:%Y-%m-%d %H:%M}"
