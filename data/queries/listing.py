@@ -166,7 +166,7 @@ def _time_key(key: Any) -> datetime:
     except (TypeError, KeyError, ValueError, OverflowError):
         in_range = False
     if not in_range or set(key) != {"ts"}:
-        raise InvalidCursor("cursor: the started_at key must be a time between 1900 and 2200")
+        raise InvalidCursor(f"{NOT_OURS} (the started_at key must be a time in 1900-2200)")
     return moment
 
 
@@ -177,10 +177,10 @@ def _cursor_key(sort: str, key: Any) -> Any:
         return _time_key(key)
     if sort == "duration_ms":
         if isinstance(key, bool) or not isinstance(key, int) or not -1 <= key <= MAX_INT64:
-            raise InvalidCursor("cursor: the duration_ms key must be an integer of 64 bits")
+            raise InvalidCursor(f"{NOT_OURS} (the duration_ms key must be a 64-bit integer)")
         return key
     if not isinstance(key, str) or "\x00" in key or has_lone_surrogate(key):
-        raise InvalidCursor(f"cursor: the {sort} key must be text")
+        raise InvalidCursor(f"{NOT_OURS} (the {sort} key must be text)")
     return key
 
 
@@ -191,7 +191,7 @@ def _decode_cursor(cursor: str, sort: str, direction: str) -> tuple[Any, uuid.UU
     try:
         run_id = uuid.UUID(payload["id"])
     except (TypeError, ValueError, AttributeError):
-        raise InvalidCursor("cursor: its run id is not a UUID") from None
+        raise InvalidCursor(f"{NOT_OURS} (its run id is not a UUID)") from None
     return _cursor_key(sort, payload["k"]), run_id
 
 

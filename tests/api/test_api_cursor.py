@@ -140,4 +140,6 @@ def test_numeric_key_on_a_text_sort_is_not_a_503(
         headers=shared_world.headers("admin"),
     )
     assert response.status_code == 400
-    assert response.json() == {"detail": f"cursor: the {sort} key must be text"}
+    assert response.json() == {
+        "detail": f"cursor: not a cursor returned by this API (the {sort} key must be text)"
+    }
