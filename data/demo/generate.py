@@ -8,16 +8,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from data.db import session_scope
 from data.demo.profiles import FLOWS, USERS
 from data.demo.rows import chunk_rows, start_times
-from data.demo.writers import loading, writer_for
+from data.demo.writers import (
+    indexes_built_after,
+    loading,
+    rebuilds_indexes,
+    transaction,
+    writer_for,
+)
 from data.errors import InvalidQuery
 from data.models import Flow, User, utcnow
 
@@ -83,18 +90,25 @@ def generate_demo(
     user_ids, flow_ids = _ensure_flows(engine)
     offsets = start_times(rng, runs, start, days)
     write = writer_for(engine)
-    done = 0
-    with loading(engine) as conn:
-        while done < runs:
-            count = min(chunk_size, runs - done)
-            chunk = chunk_rows(
-                rng, offsets[done : done + count], start, now, days, user_ids, flow_ids
-            )
-            with conn.begin():  # one transaction per chunk: readers see whole chunks
+
+    def load(conn: Connection, commit_each: bool) -> None:
+        for done in range(0, runs, chunk_size):
+            chunk_offsets = offsets[done : done + chunk_size]
+            chunk = chunk_rows(rng, chunk_offsets, start, now, days, user_ids, flow_ids)
+            with transaction(conn) if commit_each else nullcontext():
                 write(conn, chunk)
-            done += count
             if progress is not None:
-                progress(done, runs)
+                progress(done + len(chunk_offsets), runs)
+
+    with loading(engine) as conn:
+        with transaction(conn):
+            rebuild = rebuilds_indexes(conn, runs)
+        if rebuild:
+            # One transaction, so no reader ever sees the table without its indexes.
+            with transaction(conn), indexes_built_after(conn):
+                load(conn, commit_each=False)
+        else:
+            load(conn, commit_each=True)  # readers see whole chunks as they land
     return DemoSummary(users=len(user_ids), flows=len(flow_ids), runs=runs)
 
 

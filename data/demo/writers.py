@@ -24,6 +24,9 @@ NUMERIC_COLUMNS = frozenset({"duration_ms", "components_executed"})
 # SQLite's page cache while loading (KiB, negative = size): the session_id index takes
 # random inserts; with the default 2 MB cache most of them missed it.
 SQLITE_LOAD_CACHE_KIB = 256 * 1024
+# A load this large into an empty table builds the secondary indexes once, by sorting,
+# instead of updating each of them run by run.
+REBUILD_INDEXES_FROM_RUNS = 100_000
 
 
 def _time_texts(times: np.ndarray, separator: str, suffix: str) -> list[str | None]:
@@ -100,12 +103,18 @@ def writer_for(engine: Engine) -> Writer:
 @contextmanager
 def loading(engine: Engine) -> Iterator[Connection]:
     """One connection for the whole load. SQLite gets a large page cache for its
-    duration (reset afterwards: the pool hands the connection on)."""
+    duration, and explicit transactions (``transaction``): Python's sqlite3 would
+    otherwise run DDL outside the transaction. Both are reset afterwards: the pool hands
+    the connection on."""
     with engine.connect() as conn:
         if engine.dialect.name != "sqlite":
             yield conn
             return
+        driver: Any = conn.connection.driver_connection
         previous = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+        conn.commit()
+        isolation = driver.isolation_level
+        driver.isolation_level = None
         conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_LOAD_CACHE_KIB}")
         conn.commit()
         try:
@@ -113,4 +122,50 @@ def loading(engine: Engine) -> Iterator[Connection]:
         finally:
             conn.rollback()
             conn.exec_driver_sql(f"PRAGMA cache_size = {int(previous or -2000)}")
+            driver.isolation_level = isolation
             conn.commit()
+
+
+@contextmanager
+def transaction(conn: Connection) -> Iterator[None]:
+    """A transaction on ``conn`` from ``loading``, also around DDL on SQLite."""
+    with conn.begin():
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN")
+        yield
+
+
+def secondary_indexes(conn: Connection) -> list[tuple[str, str]]:
+    """(name, CREATE statement) of flow_run's indexes that back no constraint."""
+    if conn.dialect.name == "sqlite":
+        query = (
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index'"
+            " AND tbl_name = 'flow_run' AND sql IS NOT NULL ORDER BY name"
+        )
+    else:
+        query = (
+            "SELECT indexname, indexdef FROM pg_indexes i WHERE tablename = 'flow_run'"
+            " AND schemaname = current_schema() AND NOT EXISTS"
+            " (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname) ORDER BY indexname"
+        )
+    return [(name, create) for name, create in conn.exec_driver_sql(query)]
+
+
+def rebuilds_indexes(conn: Connection, runs: int) -> bool:
+    """Whether to build the secondary indexes after the load: many runs, empty table."""
+    if runs < REBUILD_INDEXES_FROM_RUNS:
+        return False
+    return conn.exec_driver_sql("SELECT 1 FROM flow_run LIMIT 1").first() is None
+
+
+@contextmanager
+def indexes_built_after(conn: Connection) -> Iterator[None]:
+    """Drop the secondary indexes, recreate them from their own definitions afterwards.
+    Only inside a transaction: DDL is transactional on both backends, so a failed load
+    leaves the schema as it was."""
+    indexes = secondary_indexes(conn)
+    for name, _ in indexes:
+        conn.exec_driver_sql(f'DROP INDEX "{name}"')
+    yield
+    for _, create in indexes:
+        conn.exec_driver_sql(create)

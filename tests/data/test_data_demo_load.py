@@ -13,9 +13,15 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from data.db import build_engine
-from data.demo import generate_demo
+from data.demo import generate_demo, writers
 from data.demo.rows import chunk_rows, start_times
-from data.demo.writers import loading, writer_for
+from data.demo.writers import (
+    loading,
+    rebuilds_indexes,
+    secondary_indexes,
+    transaction,
+    writer_for,
+)
 from data.models import Flow, FlowRun, User
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -91,7 +97,7 @@ def test_values_copy_must_escape_arrive_unchanged(engine: Engine) -> None:
     chunk.columns["error_message"] = list(TRICKY)
     chunk.columns["session_id"] = [t[::-1] for t in TRICKY]
     chunk.columns["outputs"] = ['{"path": "C:\\\\temp\\\\x", "tab": "\\t"}', None, "[]", "1", "{}"]
-    with loading(engine) as conn, conn.begin():
+    with loading(engine) as conn, transaction(conn):
         writer_for(engine)(conn, chunk)
     stored = {r["id"]: r for r in stored_runs(engine)}
     for index, run_id in enumerate(chunk.columns["id"]):
@@ -102,3 +108,40 @@ def test_values_copy_must_escape_arrive_unchanged(engine: Engine) -> None:
     assert outputs == sorted(
         str(v) for v in [{"path": "C:\\temp\\x", "tab": "\t"}, None, [], 1, {}]
     )
+
+
+def test_large_load_into_an_empty_table_rebuilds_the_same_indexes(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with engine.connect() as conn:
+        before = secondary_indexes(conn)
+    assert len(before) >= 5
+    monkeypatch.setattr(writers, "REBUILD_INDEXES_FROM_RUNS", 1000)
+    generate_demo(engine, 1200, days=2, seed=3, now=NOW, chunk_size=500)
+    with engine.connect() as conn:
+        assert secondary_indexes(conn) == before
+        assert rebuilds_indexes(conn, 5000) is False  # the table is no longer empty
+    assert len(stored_runs(engine)) == 1200
+    # A later load goes through the indexes, chunk by chunk, and adds to the runs.
+    generate_demo(engine, 1200, days=2, seed=4, now=NOW, chunk_size=500)
+    assert len(stored_runs(engine)) == 2400
+
+
+def test_a_failed_load_leaves_indexes_and_runs_as_they_were(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with engine.connect() as conn:
+        before = secondary_indexes(conn)
+    monkeypatch.setattr(writers, "REBUILD_INDEXES_FROM_RUNS", 1000)
+    calls: list[int] = []
+
+    def failing_progress(done: int, total: int) -> None:
+        calls.append(done)
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        generate_demo(engine, 1500, now=NOW, chunk_size=500, progress=failing_progress)
+    with engine.connect() as conn:
+        assert secondary_indexes(conn) == before
+    assert stored_runs(engine) == []
