@@ -14,7 +14,7 @@ from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
 from api.schemas import ErrorResponse
 from data.db import DatabaseUnavailable
 from data.errors import Conflict, InvalidQuery, NotFound
-from data.queries.listing import InvalidCursor
+from data.queries.cursors import InvalidCursor
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from data import queries as q
 from data.filters import FlowRunFilter
-from data.queries.listing import InvalidCursor
+from data.queries.cursors import InvalidCursor
 
 SORTS = tuple(q.SORT_KEYS)
 ID = uuid.UUID(int=7).hex
