@@ -67,7 +67,7 @@ def error_trend(trend: pd.DataFrame, tz: str, bounds: Bounds, now: datetime) -> 
     fig.update_layout(
         **base_layout(),
         barmode="stack",
-        xaxis=time_axis(bucket_unit(frame), tz),
+        xaxis=time_axis(bucket_unit(frame), tz, bounds),
         yaxis={"title": {"text": "Failures"}, "tickformat": ",d", "automargin": True},
     )
     return fig

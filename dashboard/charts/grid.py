@@ -87,7 +87,7 @@ def flow_grid(
     )
     fig.update_layout(
         **base_layout(height=120 + 26 * max(len(rows), 1), dragmode=False),
-        xaxis=time_axis(bucket_unit(frame), tz),
+        xaxis=time_axis(bucket_unit(frame), tz, bounds),
         yaxis={
             "title": {"text": "Flow"},
             "type": "category",

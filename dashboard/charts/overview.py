@@ -88,7 +88,7 @@ def success_and_volume(series: pd.DataFrame, tz: str, bounds: Bounds, now: datet
         fig.add_trace(trace)
     fig.update_layout(
         **base_layout(),
-        xaxis=time_axis(bucket_unit(frame), tz),
+        xaxis=time_axis(bucket_unit(frame), tz, bounds),
         yaxis={"title": {"text": "Runs"}, "tickformat": ",d", "rangemode": "tozero"},
         yaxis2={**rate_axis(frame["success_rate"]), "overlaying": "y", "side": "right"},
     )
@@ -113,7 +113,7 @@ def duration_percentiles(series: pd.DataFrame, tz: str, bounds: Bounds, now: dat
             fig.add_trace(trace)
     fig.update_layout(
         **base_layout(),
-        xaxis=time_axis(bucket_unit(frame), tz),
+        xaxis=time_axis(bucket_unit(frame), tz, bounds),
         yaxis={"title": {"text": "Duration (s)"}, "rangemode": "tozero", "automargin": True},
     )
     return fig
@@ -152,7 +152,7 @@ def status_mix(series: pd.DataFrame, tz: str, bounds: Bounds, now: datetime) -> 
     fig.update_layout(
         **base_layout(),
         barmode="stack",
-        xaxis=time_axis(bucket_unit(frame), tz),
+        xaxis=time_axis(bucket_unit(frame), tz, bounds),
         yaxis={"title": {"text": "Runs"}, "tickformat": ",d", "automargin": True},
     )
     return fig

@@ -88,27 +88,31 @@ def buckets(series: pd.DataFrame, tz: str, bounds: Bounds, now: datetime) -> pd.
     return frame
 
 
-def time_axis(unit: str, tz: str) -> dict[str, Any]:
-    """The x axis of every time chart: zone in the title, 24-hour ticks."""
-    return {
+def time_axis(unit: str, tz: str, bounds: Bounds = None) -> dict[str, Any]:
+    """The x axis of every time chart: zone in the title, 24-hour ticks, and the whole
+    time range (empty buckets stay visible as empty, not squeezed out)."""
+    axis: dict[str, Any] = {
         "title": {"text": f"{BUCKET_NAMES.get(unit, 'Time')} ({tz})"},
         "type": "date",
         "tickformat": TICK_FORMATS.get(unit, SHOWN),
         "hoverformat": SHOWN,
         "automargin": True,
     }
+    low, high = bounds or (None, None)
+    if low is not None and high is not None:
+        axis["range"] = [t.strftime("%Y-%m-%d %H:%M:%S") for t in local_naive([low, high], tz)]
+    return axis
 
 
 def base_layout(height: int = 300, **extra: Any) -> dict[str, Any]:
-    """Shared look: compact margins, legend on top, selection by click or drag."""
+    """Shared look: compact margins, legend on top. Drag and click modes are left to
+    Streamlit: a preset dragmode "select" would make it ignore clicks on points."""
     layout: dict[str, Any] = {
         "height": height,
         "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
         "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
         "hovermode": "closest",
-        "dragmode": "select",
         "selectdirection": "h",
-        "clickmode": "event+select",
     }
     layout.update(extra)
     return layout

@@ -46,8 +46,9 @@ trend = da.count_timeseries(flt.replace(statuses=(FAILURE,)), "error_type", tz)
 bounds, now = (flt.started_after, flt.started_before), datetime.now(UTC)
 sel.plot(error_trend(trend, tz, bounds, now), "err_trend", sel.error_chart("err_trend"))
 st.caption(
-    "Click an error type's bars to open that group in History; drag across the chart to "
-    "narrow every page to that span. Hatched bars are buckets still in progress."
+    "Click an error type's bars to open that group in History; with the box-select tool, "
+    "drag across the chart to narrow every page to that span. Hatched bars are buckets "
+    "still in progress."
 )
 
 view = groups.assign(

@@ -65,8 +65,8 @@ def body() -> None:
         sel.plot(charts.by_trigger(stats.trigger_counts), "ov_trigger")
     st.caption(
         "Click a bar to narrow every page to that time bucket (a status segment also sets "
-        "the status), or drag across a chart to pick a span. Hatched bars and dotted lines "
-        "are buckets still in progress."
+        "the status), or choose the chart's box-select tool and drag across a span. Hatched "
+        "bars and dotted lines are buckets still in progress."
     )
     scatter(flt, tz)
 

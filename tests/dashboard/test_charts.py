@@ -270,3 +270,13 @@ def test_bucket_spans_in_a_half_hour_zone() -> None:
     assert list(out["from_key"]) == ["2026-05-01T15:00", "2026-05-01T16:00"]
     assert list(out["to_key"]) == ["2026-05-01T16:00", "2026-05-01T17:00"]
     assert not out["partial"].any()
+
+
+def test_time_axis_spans_the_whole_range_in_the_zone() -> None:
+    starts = _days(datetime(2026, 5, 1), 2)
+    series = _series(starts, [1, 1], [0, 0])
+    end = starts[0] + timedelta(days=7)  # a 7-day range with data on its first two days only
+    fig = overview.status_mix(series, "Europe/Berlin", (starts[0], end), end)
+    assert fig.layout.xaxis.range == ("2026-05-01 00:00:00", "2026-05-08 00:00:00")
+    assert fig.layout.xaxis.tickformat == "%Y-%m-%d"
+    assert "%I" not in fig.layout.xaxis.hoverformat and "%p" not in fig.layout.xaxis.hoverformat
