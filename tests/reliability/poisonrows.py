@@ -97,6 +97,8 @@ class PoisonedDatabase:
     owner_id: uuid.UUID
     flow_ids: list[uuid.UUID]
     runs: dict[str, uuid.UUID] = field(default_factory=dict)
+    # API key headers: "admin" (a superuser) and "owner" (the user with markup in the name)
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def _timestamp(value: str | datetime | None, started: datetime, dialect: str) -> Any:

@@ -7,10 +7,13 @@ by id and appears exactly once in a full cursor walk in every sort order.
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
-from collections.abc import Callable
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -18,12 +21,13 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from poisonrows import PoisonedDatabase, poison
 from reliakit import dashboard
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from api.app import create_app
 from data.accounts import create_api_key, create_user
 from data.cli.main import main as cli_main
+from data.db import build_engine
 from data.demo import generate_demo
 from data.models import FlowRun
 from data.settings import get_settings
@@ -51,10 +55,38 @@ WINDOW_VARIANTS: list[dict[str, Any]] = [
 ]
 
 
-@pytest.fixture
-def poisoned(engine: Engine, db_url: str) -> PoisonedDatabase:
-    generate_demo(engine, 120, days=10, seed=3)
-    return poison(engine, db_url)
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def poisoned(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    sqlite_template: Path,
+    load_bench: ModuleType,
+) -> Iterator[PoisonedDatabase]:
+    """One poisoned database per backend for the whole module (the tests only read, or
+    write a few runs of their own, and compare against what is stored when they run)."""
+    pg_name = None
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("poison") / "poison.db"
+        shutil.copy(sqlite_template, path)
+        url = f"sqlite:///{path}"
+    else:
+        request.getfixturevalue("pg_database_url")  # skips or fails like every PG test
+        pg_name = f"flowruns_poison_{uuid.uuid4().hex[:8]}"
+        url = load_bench.ensure_database(pg_name)
+    engine = build_engine(url)
+    try:
+        generate_demo(engine, 120, days=10, seed=3)
+        world = poison(engine, url)
+        create_user(engine, "poison-admin", superuser=True)
+        for who, username in (("admin", "poison-admin"), ("owner", "**root** <b>x</b>")):
+            world.headers[who] = {"x-api-key": create_api_key(engine, username)[0]}
+        yield world
+    finally:
+        engine.dispose()
+        if pg_name:
+            load_bench.drop_database(pg_name)
 
 
 def _strict_json(text: str) -> Any:
@@ -108,17 +140,19 @@ def _walk(client: TestClient, headers: dict[str, str], limit: int, **params: Any
     raise AssertionError("the walk did not end")
 
 
-def _all_ids(engine: Engine) -> set[str]:
-    with engine.connect() as conn:
-        return {str(i) for i in conn.execute(select(FlowRun.id)).scalars()}
+def _all_ids(url: str) -> set[str]:
+    engine = build_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {str(i) for i in conn.execute(select(FlowRun.id)).scalars()}
+    finally:
+        engine.dispose()
 
 
 def test_every_api_endpoint_answers_over_poison_rows(
-    engine: Engine, poisoned: PoisonedDatabase, record_property: Callable[[str, object], None]
+    poisoned: PoisonedDatabase, record_property: Callable[[str, object], None]
 ) -> None:
-    create_user(engine, "poison-admin", superuser=True)
-    admin = {"x-api-key": create_api_key(engine, "poison-admin")[0]}
-    owner = {"x-api-key": create_api_key(engine, "**root** <b>x</b>")[0]}
+    admin, owner = poisoned.headers["admin"], poisoned.headers["owner"]
     app = create_app(poisoned.url)
     answered: list[int] = []
     with TestClient(app, raise_server_exceptions=False) as client:
@@ -193,16 +227,15 @@ TEXT_TIMESTAMP_CURSOR = pytest.mark.xfail(
 
 @pytest.mark.parametrize("sort_key", SORT_KEYS)
 def test_full_cursor_walks_see_every_poison_row_once(
-    engine: Engine, poisoned: PoisonedDatabase, sort_key: str, request: pytest.FixtureRequest
+    poisoned: PoisonedDatabase, sort_key: str, request: pytest.FixtureRequest
 ) -> None:
-    if sort_key == "started_at" and engine.dialect.name == "sqlite":
+    if sort_key == "started_at" and poisoned.dialect == "sqlite":
         request.applymarker(TEXT_TIMESTAMP_CURSOR)
-    create_user(engine, "poison-admin", superuser=True)
-    admin = {"x-api-key": create_api_key(engine, "poison-admin")[0]}
-    stored = _all_ids(engine)
+    admin = poisoned.headers["admin"]
+    stored = _all_ids(poisoned.url)
     assert {str(i) for i in poisoned.runs.values()} <= stored
     with TestClient(create_app(poisoned.url), raise_server_exceptions=False) as client:
-        for direction, limit in itertools.product(("desc", "asc"), (3, 7)):
+        for direction, limit in (("desc", 7), ("asc", 3)):
             seen = _walk(client, admin, limit, order_by=sort_key, order_dir=direction)
             walk = f"{direction} walk by {limit}"
             assert len(seen) == len(set(seen)), f"duplicates in the {walk}"
