@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import cache
 
-from sqlalchemy import Engine, literal_column, select, true
+from sqlalchemy import Engine, func, literal_column, select, true
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -87,7 +87,9 @@ def check_statuses(
         if name in KNOWN_STATUSES:
             continue
         query: Select[tuple[int]] = (
-            select(literal_column("1")).where(status_in((name,)), scope or true()).limit(1)
+            select(literal_column("1"))
+            .where(status_in((name,)), true() if scope is None else scope)
+            .limit(1)
         )
         with engine.connect() as conn:
             if conn.execute(query).first() is None:
@@ -104,14 +106,10 @@ def status_values(engine: Engine) -> list[str]:
     A loose index scan (one index seek per distinct value, recursive CTE) rather than
     ``SELECT DISTINCT``, which would read the whole status index.
     """
-    seed = select(FlowRun.status.label("value")).order_by(FlowRun.status).limit(1)
+    seed = select(func.min(FlowRun.status).label("value"))
     distinct = seed.cte("distinct_status", recursive=True)
     following = (
-        select(FlowRun.status)
-        .where(FlowRun.status > distinct.c.value)
-        .order_by(FlowRun.status)
-        .limit(1)
-        .scalar_subquery()
+        select(func.min(FlowRun.status)).where(FlowRun.status > distinct.c.value).scalar_subquery()
     )
     distinct = distinct.union_all(
         select(following.label("value")).where(distinct.c.value.is_not(None))

@@ -23,7 +23,11 @@ from data.errors import InvalidQuery
 from data.filters import FlowRunFilter
 from data.signature import message_signature
 
-STATUSES = ("pending", "running", "success", "failure", "cancelled", "weird")
+# Older engines wrote upper case; other engines write values we do not know (any case).
+STATUSES = (
+    *("pending", "running", "success", "failure", "cancelled", "weird"),
+    *("SUCCESS", "Failure", "CANCELLED", "Pending", "WEIRD", "sUcCeSs"),
+)
 KNOWN = ("pending", "running", "success", "failure", "cancelled")
 TRIGGERS = ("manual", "api", "webhook", "schedule", "cron", "zap")
 MESSAGES = (
@@ -75,6 +79,18 @@ def reseed(engine: Engine, specs: list[dict[str, Any]]) -> World:
     return world
 
 
+def status_name(value: str) -> str:
+    """The rule, written independently: a value that is the lower, UPPER or Capitalised
+    spelling of its lower case stands for that lower case; any other spelling for itself."""
+    lower = value.lower()
+    return lower if value in {lower, lower.upper(), lower.capitalize()} else value
+
+
+def named(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with ``status`` replaced by what each stored value stands for."""
+    return frame.assign(status=frame["status"].map(status_name))
+
+
 def approx(value: float | None) -> Any:
     return None if value is None else pytest.approx(value, rel=1e-9, abs=1e-6)
 
@@ -87,7 +103,7 @@ def nan_to_none(value: Any) -> Any:
 @given(specs=run_specs, window=st.tuples(st.integers(0, 8), st.integers(1, 4)))
 def test_run_stats_equal_pandas(engine: Engine, specs: list[dict[str, Any]], window: Any) -> None:
     world = reseed(engine, specs)
-    frame = world.frame()
+    frame = named(world.frame())
     stats = q.run_stats(engine, FlowRunFilter())
     assert stats.previous is None  # unbounded: nothing to compare with
     check_stats(stats, frame)
@@ -115,6 +131,8 @@ def check_stats(stats: q.RunStats, frame: pd.DataFrame) -> None:
     assert stats.max_duration_ms == (int(durations.max()) if len(durations) else None)
     assert stats.success_rate == approx(success_rate(frame["status"]))
     assert stats.finished == int(frame["status"].isin(FINISHED).sum())
+    assert stats.other == int((~frame["status"].isin(KNOWN)).sum())
+    assert stats.without_duration == int(frame["duration_ms"].isna().sum())
 
 
 def pandas_bucket(started: pd.Series, bucket: str) -> pd.Series:
@@ -132,7 +150,7 @@ def test_run_timeseries_equals_pandas(
     engine: Engine, specs: list[dict[str, Any]], bucket: str
 ) -> None:
     world = reseed(engine, specs)
-    frame = world.frame()
+    frame = named(world.frame())
     series = q.run_timeseries(engine, FlowRunFilter(), bucket=bucket)
     assert series.attrs["bucket"] == bucket
     if frame.empty:
@@ -153,6 +171,8 @@ def test_run_timeseries_equals_pandas(
         assert row["runs"] == len(group)
         for status in KNOWN:
             assert row[status] == int((group["status"] == status).sum()), status
+        assert row["other"] == int((~group["status"].isin(KNOWN)).sum())
+        assert row["without_duration"] == int(group["duration_ms"].isna().sum())
         assert nan_to_none(row["avg_ms"]) == approx(durations.mean() if len(durations) else None)
         assert nan_to_none(row["p50_ms"]) == approx(percentile(durations, 50))
         assert nan_to_none(row["p95_ms"]) == approx(percentile(durations, 95))
@@ -160,6 +180,8 @@ def test_run_timeseries_equals_pandas(
     empty = ~by_bucket.index.isin(frame["bucket"])
     assert (by_bucket.loc[empty, "runs"] == 0).all()
     assert int(series["runs"].sum()) == len(frame)
+    # The status columns add up to runs in every bucket.
+    assert (series[[*KNOWN, "other"]].sum(axis=1) == series["runs"]).all()
 
 
 @PROPERTY
@@ -173,7 +195,7 @@ def test_bounded_timeseries_covers_exactly_the_window(
     engine: Engine, specs: list[dict[str, Any]], bucket: str, start_minute: int, length_minutes: int
 ) -> None:
     world = reseed(engine, specs)
-    frame = world.frame()
+    frame = named(world.frame())
     start = at(minutes=start_minute, seconds=17)  # deliberately not on a bucket boundary
     end = start + timedelta(minutes=length_minutes)
     flt = FlowRunFilter.build(started_after=start, started_before=end)
@@ -194,7 +216,7 @@ def test_bounded_timeseries_covers_exactly_the_window(
 @given(specs=run_specs)
 def test_flow_breakdown_equals_pandas(engine: Engine, specs: list[dict[str, Any]]) -> None:
     world = reseed(engine, specs)
-    frame = world.frame()
+    frame = named(world.frame())
     breakdown = q.flow_breakdown(engine, FlowRunFilter())
     assert set(breakdown["flow_id"]) == set(frame["flow_id"])
     assert list(breakdown["runs"]) == sorted(breakdown["runs"], reverse=True)
@@ -206,6 +228,9 @@ def test_flow_breakdown_equals_pandas(engine: Engine, specs: list[dict[str, Any]
         assert row["runs"] == len(group)
         for status in KNOWN:
             assert row[status] == int((group["status"] == status).sum())
+        assert row["other"] == int((~group["status"].isin(KNOWN)).sum())
+        assert sum(row[s] for s in (*KNOWN, "other")) == row["runs"]
+        assert row["without_duration"] == int(group["duration_ms"].isna().sum())
         assert nan_to_none(row["avg_ms"]) == approx(durations.mean() if len(durations) else None)
         assert nan_to_none(row["p50_ms"]) == approx(percentile(durations, 50))
         assert nan_to_none(row["p95_ms"]) == approx(percentile(durations, 95))
@@ -223,7 +248,7 @@ def test_error_breakdown_equals_python_grouping(
     world = reseed(engine, specs)
     groups: dict[tuple[Any, Any], list[dict[str, Any]]] = defaultdict(list)
     for run in world.runs:
-        if run["status"] == "failure":
+        if status_name(run["status"]) == "failure":
             key = (run["error_type"], message_signature(run["error_message"]))
             groups[key].append(run)
     breakdown = q.error_breakdown(engine, FlowRunFilter())
@@ -261,12 +286,12 @@ def test_count_runs_equals_pandas(
     min_duration: int | None,
 ) -> None:
     world = reseed(engine, specs)
-    frame = world.frame()
+    frame = named(world.frame())
     flow_ids = [world.flows[i] for i in flows]
     flt = FlowRunFilter.build(statuses=statuses, flow_ids=flow_ids, min_duration_ms=min_duration)
     mask = pd.Series(True, index=frame.index)
     if statuses:
-        mask &= frame["status"].isin(statuses)
+        mask &= frame["status"].isin([status_name(s) for s in statuses])
     if flow_ids:
         mask &= frame["flow_id"].isin(flow_ids)
     if min_duration is not None:
@@ -315,11 +340,12 @@ def test_count_timeseries_equals_pandas(
     engine: Engine, specs: list[dict[str, Any]], by: str, bucket: str
 ) -> None:
     world = reseed(engine, specs)
-    frame = world.frame()
+    frame = named(world.frame())
     counted = q.count_timeseries(engine, FlowRunFilter(), by=by, bucket=bucket)
     assert counted.attrs["bucket"] == bucket
     frame["bucket"] = pandas_bucket(frame["started_at"], bucket)
-    values = [run[by] for run in world.runs]  # raw values: None stays None
+    # Raw values (None stays None); statuses by what they stand for (SUCCESS is success).
+    values = [status_name(run[by]) if by == "status" else run[by] for run in world.runs]
     expected = Counter(zip(frame["bucket"], values, strict=True))
     found = {(row.bucket, nan_to_none(getattr(row, by))): row.runs for row in counted.itertuples()}
     assert found == dict(expected)

@@ -19,6 +19,7 @@ from data import queries as q
 from data.errors import InvalidQuery
 from data.filters import MAX_FILTER_VALUES, FlowRunFilter
 from data.signature import message_signature
+from data.statuses import check_statuses, status_values
 
 STATUSES = ("success", "failure", "cancelled", "running", "pending", "weird")
 TRIGGERS = ("manual", "api", "webhook", "schedule", "cron", "zap")
@@ -326,3 +327,84 @@ def test_error_contains_is_a_literal_case_insensitive_substring(
     flt = FlowRunFilter.build(error_contains=needle)
     expected = world.ids(lambda r: needle.lower() in r["error_message"].lower())
     assert {r.id for r in q.list_runs(engine, flt).runs} == expected
+
+
+# --- Statuses as real tables hold them (issue 8 item 9, data.statuses) -----------------
+
+SPELLINGS = ("success", "SUCCESS", "Success", "sUcCeSs", "weird", "WEIRD", "failure", "Odd")
+
+
+@pytest.fixture
+def spelled(world: World) -> World:
+    """One run per spelling; the "Odd" run belongs to the second user only."""
+    world.add([world.run(status=status, user=1 if status == "Odd" else 0) for status in SPELLINGS])
+    return world
+
+
+def statuses_of(world: World, *values: str) -> list[str]:
+    flt = FlowRunFilter.build(statuses=values)
+    return sorted(run.status for run in q.list_runs(world.engine, flt, limit=100).runs)
+
+
+def test_a_status_matches_its_lower_upper_and_capitalised_spellings(spelled: World) -> None:
+    assert statuses_of(spelled, "success") == ["SUCCESS", "Success", "success"]
+    assert statuses_of(spelled, "SUCCESS") == statuses_of(spelled, "success")
+    assert statuses_of(spelled, "Weird") == ["WEIRD", "weird"]
+    # Any other spelling is a value of its own, matched exactly.
+    assert statuses_of(spelled, "sUcCeSs") == ["sUcCeSs"]
+    excluded = FlowRunFilter.build(exclude_statuses=["success", "weird"])
+    remaining = q.list_runs(spelled.engine, excluded, limit=100).runs
+    assert sorted(run.status for run in remaining) == ["Odd", "failure", "sUcCeSs"]
+    assert FlowRunFilter.build(statuses=["SUCCESS", "success "]).statuses == ("success",)
+
+
+def test_known_statuses_are_valid_and_others_only_when_present_in_scope(spelled: World) -> None:
+    engine = spelled.engine
+    assert check_statuses(engine, ["RUNNING", "cancelled"]) == ("running", "cancelled")
+    # An unknown status is named by its lower case when stored in one of its case spellings.
+    assert check_statuses(engine, ["WEIRD", "sUcCeSs", "Odd"]) == ("weird", "sUcCeSs", "odd")
+    for absent in ("bogus", "sucess", "SUCCESs"):
+        with pytest.raises(InvalidQuery, match=f"status: unknown status '{absent}'"):
+            check_statuses(engine, [absent])
+    first_user = FlowRunFilter(user_id=spelled.users[0]).where()
+    assert check_statuses(engine, ["weird"], first_user) == ("weird",)
+    with pytest.raises(InvalidQuery, match="unknown status 'odd'"):
+        check_statuses(engine, ["Odd"], first_user)  # only the other user's runs have it
+    for bad, message in ((" ", "must not be empty"), ("x" * 101, "at most 100")):
+        with pytest.raises(InvalidQuery, match=message):
+            check_statuses(engine, [bad])
+
+
+def test_status_values_lists_what_the_table_holds(spelled: World) -> None:
+    assert status_values(spelled.engine) == ["success", "failure", "odd", "sUcCeSs", "weird"]
+    clear(spelled.engine)
+    assert status_values(spelled.engine) == []
+
+
+def test_every_surface_counts_other_statuses_so_columns_add_up(spelled: World) -> None:
+    stats = q.run_stats(spelled.engine, FlowRunFilter())
+    assert stats.status_counts == {
+        "success": 3,
+        "failure": 1,
+        "weird": 2,
+        "sUcCeSs": 1,
+        "odd": 1,
+    }
+    assert (stats.other, stats.finished, stats.success_rate) == (4, 4, 0.75)
+    for frame in (
+        q.flow_breakdown(spelled.engine, FlowRunFilter()),
+        q.run_timeseries(spelled.engine, FlowRunFilter(), bucket="day"),
+    ):
+        assert int(frame["success"].sum()) == 3 and int(frame["other"].sum()) == 4
+        statuses = ["pending", "running", "success", "failure", "cancelled", "other"]
+        assert (frame[statuses].sum(axis=1) == frame["runs"]).all()
+
+
+def test_nothing_finished_is_no_data_not_zero(world: World) -> None:
+    world.add([world.run(status="running", duration_ms=None), world.run(status="weird")])
+    stats = q.run_stats(world.engine, FlowRunFilter())
+    assert (stats.total, stats.finished, stats.success_rate) == (2, 0, None)
+    assert stats.without_duration == 2 and stats.avg_duration_ms is None
+    series = q.run_timeseries(world.engine, FlowRunFilter(), bucket="day")
+    assert series["success_rate"].isna().all()
+    assert q.flow_breakdown(world.engine, FlowRunFilter())["success_rate"].isna().all()
