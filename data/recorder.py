@@ -309,7 +309,7 @@ def _sweep_batch(
             for row in rows:
                 updated += conn.execute(
                     update(FlowRun)
-                    .where(FlowRun.id == row.id, FlowRun.status.in_(FlowRunStatus.active()))
+                    .where(FlowRun.id == row.id, status_in(FlowRunStatus.active()))
                     .values(
                         status=FlowRunStatus.FAILURE.value,
                         ended_at=now,

@@ -22,6 +22,7 @@ from data.errors import InvalidQuery
 from data.models import FlowRun, FlowRunStatus, StoredRetentionPolicy, utcnow
 from data.queries.listing import after_cursor
 from data.settings import Settings
+from data.statuses import status_in
 
 
 @dataclass(frozen=True)
@@ -82,16 +83,16 @@ def _age_rules(policy: RetentionPolicy, now: datetime) -> dict[str, ColumnElemen
     overridden = tuple(policy.status_max_age_days)
     if policy.max_age_days is not None:
         cutoff = now - timedelta(days=policy.max_age_days)
-        rules["max_age"] = and_(FlowRun.started_at < cutoff, FlowRun.status.not_in(overridden))
+        rules["max_age"] = and_(FlowRun.started_at < cutoff, ~status_in(overridden))
     for status, days in sorted(policy.status_max_age_days.items()):
         cutoff = now - timedelta(days=days)
-        rules[f"max_age[{status}]"] = and_(FlowRun.status == status, FlowRun.started_at < cutoff)
+        rules[f"max_age[{status}]"] = and_(status_in((status,)), FlowRun.started_at < cutoff)
     return rules
 
 
 def _count_rule(engine: Engine, keep: int) -> ColumnElement[bool]:
     """Finished runs of each flow older than its ``keep``-th newest finished run."""
-    finished = FlowRun.status.not_in(FlowRunStatus.active())
+    finished = ~status_in(FlowRunStatus.active())  # RUNNING (old engines) is active too
     crowded = (
         select(FlowRun.flow_id)
         .where(finished)
@@ -122,7 +123,7 @@ def _rules(
     rules = _age_rules(policy, now)
     if policy.max_runs_per_flow is not None:
         rules["max_runs_per_flow"] = _count_rule(engine, policy.max_runs_per_flow)
-    protected = FlowRun.status.not_in(FlowRunStatus.active())
+    protected = ~status_in(FlowRunStatus.active())
     guarded = {name: and_(protected, rule) for name, rule in rules.items()}
     return guarded, and_(protected, or_(*rules.values()))
 

@@ -18,6 +18,8 @@ from sqlalchemy import Engine
 from data import queries as q
 from data.errors import InvalidQuery
 from data.filters import MAX_FILTER_VALUES, FlowRunFilter
+from data.recorder import sweep_stuck
+from data.retention import RetentionPolicy, prune
 from data.signature import message_signature
 from data.statuses import check_statuses, status_values
 
@@ -408,3 +410,23 @@ def test_nothing_finished_is_no_data_not_zero(world: World) -> None:
     series = q.run_timeseries(world.engine, FlowRunFilter(), bucket="day")
     assert series["success_rate"].isna().all()
     assert q.flow_breakdown(world.engine, FlowRunFilter())["success_rate"].isna().all()
+
+
+def test_upper_case_active_runs_stay_protected_and_failures_keep_their_age(world: World) -> None:
+    """Retention and the stuck-run sweep read statuses by the same rule."""
+    now = at(days=60)
+    old = now - timedelta(days=40)
+    world.add(
+        [
+            world.run(status="RUNNING", started_at=old),
+            world.run(status="FAILURE", started_at=old),
+            world.run(status="Success", started_at=old),
+        ]
+    )
+    policy = RetentionPolicy(max_age_days=30, status_max_age_days={"failure": 90})
+    result = prune(world.engine, policy, now=now)
+    left = sorted(run.status for run in q.list_runs(world.engine, FlowRunFilter()).runs)
+    assert (result.total, left) == (1, ["FAILURE", "RUNNING"])
+    assert sweep_stuck(world.engine, timedelta(hours=2), now=now) == 1
+    swept = q.list_runs(world.engine, FlowRunFilter.build(error_types=["Timeout"])).runs
+    assert [(run.status, run.started_at) for run in swept] == [("failure", old)]
