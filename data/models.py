@@ -15,6 +15,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -216,3 +217,60 @@ class StoredRetentionPolicy(Base):
     status_max_age_days: Mapped[str] = mapped_column(Text, default="{}")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_by: Mapped[str] = mapped_column(String(200))
+
+
+# --- Rollup (data/rollup): maintained by database triggers, never written by the ORM ---
+DURATION_SUM_TYPE = Numeric().with_variant(BigInteger(), "sqlite")
+
+
+class _RollupTotals:
+    """Per (UTC period, flow, stored status, trigger): runs, runs with a duration, and
+    the sum of their durations (NUMERIC on PostgreSQL: a sum of 64-bit values)."""
+
+    period: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    flow_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    status: Mapped[str] = mapped_column(String, primary_key=True)
+    trigger_type: Mapped[str] = mapped_column(String, primary_key=True)
+    runs: Mapped[int] = mapped_column(BigInteger)
+    duration_count: Mapped[int] = mapped_column(BigInteger)
+    duration_sum: Mapped[int] = mapped_column(DURATION_SUM_TYPE)
+
+
+class _RollupHistogram:
+    """Per (UTC period, flow, stored status, duration bucket): runs."""
+
+    period: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    flow_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    status: Mapped[str] = mapped_column(String, primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
+    runs: Mapped[int] = mapped_column(BigInteger)
+
+
+class RollupHour(_RollupTotals, Base):
+    __tablename__ = "flowrun_rollup_hour"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+
+class RollupHourHistogram(_RollupHistogram, Base):
+    __tablename__ = "flowrun_rollup_hour_hist"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+
+class RollupDay(_RollupTotals, Base):
+    __tablename__ = "flowrun_rollup_day"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+
+class RollupDayHistogram(_RollupHistogram, Base):
+    __tablename__ = "flowrun_rollup_day_hist"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+
+class RollupBound(Base):
+    """The lowest duration of each histogram bucket (see data.rollup.histogram)."""
+
+    __tablename__ = "flowrun_rollup_bound"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    lower_ms: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    bucket: Mapped[int] = mapped_column(Integer)

@@ -20,6 +20,8 @@ from data.queries.common import (
     status_count,
     success_rate,
 )
+from data.rollup.reader import Outcomes, grouped_outcomes, route, trigger_counts
+from data.rollup.schema import Grain
 from data.sql_functions import duration_percentiles
 from data.statuses import canonical, status_in
 
@@ -38,6 +40,9 @@ class RunStats:
     # duration figures above, and counted here so the omission is visible.
     without_duration: int = 0
     previous: RunStats | None = field(default=None)
+    # True when the percentiles and the maximum came from the rollup's duration
+    # histograms (within data.rollup.histogram.RELATIVE_ERROR of the exact values).
+    approximate: bool = False
 
     def count(self, status: FlowRunStatus) -> int:
         return self.status_counts.get(status.value, 0)
@@ -97,7 +102,29 @@ def stats_statement(flt: FlowRunFilter) -> Select[Any]:
     ).where(flt.where())
 
 
-def _stats_for(engine: Engine, flt: FlowRunFilter) -> RunStats:
+def _stats_from_rollup(engine: Engine, flt: FlowRunFilter, grain: Grain) -> RunStats:
+    with engine.connect() as conn:
+        whole = grouped_outcomes(conn, grain, flt).get(0, Outcomes())
+        triggers = trigger_counts(conn, grain, flt)
+    p50, p95, p99 = whole.percentiles()
+    return RunStats(
+        total=whole.runs,
+        status_counts={name: n for name, n in whole.statuses.items() if n},
+        trigger_counts=triggers,
+        avg_duration_ms=whole.avg_ms,
+        p50_duration_ms=p50,
+        p95_duration_ms=p95,
+        p99_duration_ms=p99,
+        max_duration_ms=None if (top := whole.highest()) is None else round(top),
+        without_duration=whole.runs - whole.duration_count,
+        approximate=whole.duration_count > 0,
+    )
+
+
+def _stats_for(engine: Engine, flt: FlowRunFilter, exact: bool | None = None) -> RunStats:
+    grain = route(engine, flt, exact)
+    if grain is not None:
+        return _stats_from_rollup(engine, flt, grain)
     with engine.connect() as conn:
         row = conn.execute(stats_statement(flt)).mappings().one()
     total = int(row["total"])
@@ -127,10 +154,13 @@ def _stats_for(engine: Engine, flt: FlowRunFilter) -> RunStats:
     )
 
 
-def run_stats(engine: Engine, flt: FlowRunFilter, *, compare: bool = True) -> RunStats:
-    """KPIs for ``flt``; with a bounded time range also for the previous equal period."""
-    current = _stats_for(engine, flt)
+def run_stats(
+    engine: Engine, flt: FlowRunFilter, *, compare: bool = True, exact: bool | None = None
+) -> RunStats:
+    """KPIs for ``flt``; with a bounded time range also for the previous equal period.
+    ``exact``: see ``data.rollup.reader.route`` (``True`` = raw rows only)."""
+    current = _stats_for(engine, flt, exact)
     previous_filter = flt.previous_period() if compare else None
     if previous_filter is None:
         return current
-    return replace(current, previous=_stats_for(engine, previous_filter))
+    return replace(current, previous=_stats_for(engine, previous_filter, exact))

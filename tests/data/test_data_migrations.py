@@ -29,6 +29,11 @@ APP_TABLES = {
     "flowrun_api_key",
     "flowrun_audit",
     "flowrun_retention_policy",
+    "flowrun_rollup_bound",
+    "flowrun_rollup_hour",
+    "flowrun_rollup_hour_hist",
+    "flowrun_rollup_day",
+    "flowrun_rollup_day_hist",
 }
 EXPECTED_FLOW_RUN_INDEXES = {
     "ix_flow_run_flow_id",

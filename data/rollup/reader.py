@@ -1,0 +1,173 @@
+"""Aggregates read from the rollup: per group (everything, a time bucket, a flow), the
+runs per status, the duration count and sum, and a duration histogram.
+
+The callers in data.queries turn these into the same records the raw-row queries
+produce, so everything after the fetch is shared.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, func, literal, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from data.filters import FlowRunFilter
+from data.models import (
+    FlowRun,
+    FlowRunStatus,
+    RollupDay,
+    RollupDayHistogram,
+    RollupHour,
+    RollupHourHistogram,
+)
+from data.rollup.histogram import highest, histogram_percentiles
+from data.rollup.routing import on_table, rollup_grain
+from data.rollup.schema import Grain
+from data.statuses import canonical, status_in
+
+GroupOf = Callable[[Table], ColumnElement[Any]]
+TABLES: dict[Grain, tuple[Table, Table]] = {
+    "hour": (RollupHour.__table__, RollupHourHistogram.__table__),  # type: ignore[dict-item]
+    "day": (RollupDay.__table__, RollupDayHistogram.__table__),  # type: ignore[dict-item]
+}
+FAILURE = FlowRunStatus.FAILURE.value
+# Below this many matching runs the raw rows answer exactly in a few milliseconds, so the
+# approximate percentiles are only used where they buy speed (``exact=False`` forces them).
+RAW_LIMIT = 20_000
+
+
+@dataclass
+class Outcomes:
+    """What the rollup knows about one group of runs."""
+
+    runs: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)  # canonical status -> runs
+    duration_count: int = 0
+    duration_sum: float = 0.0
+    histogram: dict[int, int] = field(default_factory=dict)  # bucket -> runs
+    last_period: datetime | None = None
+    last_failure_period: datetime | None = None
+
+    def percentiles(self) -> tuple[float | None, ...]:
+        return histogram_percentiles(self.histogram.items())
+
+    def highest(self) -> float | None:
+        return highest(self.histogram.items())
+
+    @property
+    def avg_ms(self) -> float | None:
+        return self.duration_sum / self.duration_count if self.duration_count else None
+
+
+def _latest(current: datetime | None, candidate: datetime | None) -> datetime | None:
+    if current is None or candidate is None:
+        return current or candidate
+    return max(current, candidate)
+
+
+def grouped_outcomes(
+    conn: Connection, grain: Grain, flt: FlowRunFilter, group_of: GroupOf | None = None
+) -> dict[Hashable, Outcomes]:
+    """Outcomes per group (``group_of(table)`` is the group key expression; ``None``:
+    one group for every run the filter selects)."""
+    totals, histogram = TABLES[grain]
+    found: dict[Hashable, Outcomes] = defaultdict(Outcomes)
+    key = (group_of or (lambda _: literal(0)))(totals).label("key")
+    rows = conn.execute(
+        select(
+            key,
+            totals.c.status,
+            func.sum(totals.c.runs),
+            func.sum(totals.c.duration_count),
+            func.sum(totals.c.duration_sum),
+            func.max(totals.c.period),
+        )
+        .where(on_table(flt.where(), totals))
+        .group_by(key, totals.c.status)
+    )
+    for group, status, runs, count, total, last in rows:
+        outcome = found[group]
+        name = canonical(status)
+        outcome.runs += int(runs)
+        outcome.statuses[name] = outcome.statuses.get(name, 0) + int(runs)
+        outcome.duration_count += int(count)
+        outcome.duration_sum += float(total)
+        outcome.last_period = _latest(outcome.last_period, last)
+        if name == FAILURE:
+            outcome.last_failure_period = _latest(outcome.last_failure_period, last)
+    hist_key = (group_of or (lambda _: literal(0)))(histogram).label("key")
+    buckets = conn.execute(
+        select(hist_key, histogram.c.bucket, func.sum(histogram.c.runs))
+        .where(on_table(flt.where(), histogram))
+        .group_by(hist_key, histogram.c.bucket)
+    )
+    for group, bucket, runs in buckets:
+        found[group].histogram[int(bucket)] = int(runs)
+    return dict(found)
+
+
+def trigger_counts(conn: Connection, grain: Grain, flt: FlowRunFilter) -> dict[str, int]:
+    totals = TABLES[grain][0]
+    query = (
+        select(totals.c.trigger_type, func.sum(totals.c.runs))
+        .where(on_table(flt.where(), totals))
+        .group_by(totals.c.trigger_type)
+    )
+    return {trigger: int(runs) for trigger, runs in conn.execute(query) if runs}
+
+
+def matching_runs(engine: Engine, grain: Grain, flt: FlowRunFilter) -> int:
+    """How many runs the filter selects, from the rollup (decides whether raw rows are
+    cheap enough to answer exactly)."""
+    totals = TABLES[grain][0]
+    query = select(func.coalesce(func.sum(totals.c.runs), 0)).where(on_table(flt.where(), totals))
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def route(
+    engine: Engine,
+    flt: FlowRunFilter,
+    exact: bool | None,
+    bucket: str | None = None,
+    zone: tzinfo = UTC,
+    span: tuple[datetime, datetime] | None = None,
+) -> Grain | None:
+    """THE routing decision of every aggregate: the rollup grain to read, or ``None`` for
+    raw rows. ``exact=True`` always reads raw rows; ``False`` reads the rollup whenever it
+    can answer; ``None`` (the default) also when raw rows would be cheap."""
+    if exact:
+        return None
+    grain = rollup_grain(flt, bucket, zone, span)
+    if grain is None or exact is False:
+        return grain
+    return grain if matching_runs(engine, grain, flt) > RAW_LIMIT else None
+
+
+def last_started(
+    conn: Connection, flt: FlowRunFilter, since: dict[Any, tuple[datetime | None, datetime | None]]
+) -> dict[Any, tuple[datetime | None, datetime | None]]:
+    """Per flow: the exact start of its latest run and of its latest failure, found in
+    raw rows from the period the rollup says holds them (an index seek per flow)."""
+    columns: list[Any] = []
+    for flow_id, periods in since.items():
+        for start, extra in zip(periods, ((), (status_in((FAILURE,)),)), strict=True):
+            if start is None:
+                columns.append(literal(None, FlowRun.started_at.type))
+                continue
+            columns.append(
+                select(FlowRun.started_at)
+                .where(flt.where(), FlowRun.flow_id == flow_id, FlowRun.started_at >= start, *extra)
+                .order_by(FlowRun.started_at.desc())
+                .limit(1)
+                .scalar_subquery()
+            )
+    if not columns:
+        return {}
+    values = list(conn.execute(select(*columns)).one())
+    return {flow_id: (values[2 * i], values[2 * i + 1]) for i, flow_id in enumerate(since)}

@@ -1,0 +1,171 @@
+"""The rollup equals raw rows: random sequences of inserts, finishes, deletes, prunes,
+sweeps and direct SQL writes on both backends; then `check` is clean, counts from the
+rollup equal counts from raw rows, and percentiles are within the stated bound of the
+exact order statistics (numpy over the stored durations)."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from runfactory import World, at, clear, make_world
+from sqlalchemy import Engine, text, update
+
+from data import queries as q
+from data.deletion import delete_run
+from data.filters import FlowRunFilter
+from data.models import FlowRun
+from data.recorder import sweep_stuck
+from data.retention import RetentionPolicy, prune
+from data.rollup.histogram import RELATIVE_ERROR
+from data.rollup.maintain import check
+
+PROPERTY = settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+STATUSES = ["success", "failure", "cancelled", "running", "pending", "SUCCESS", "Failure", "weird"]
+DURATIONS = st.one_of(
+    st.none(),
+    st.integers(0, 30),
+    st.integers(0, 5_000_000),
+    st.integers(-50_000, -1),
+    st.integers(2**40, 2**50),
+)
+run_spec = st.tuples(
+    st.integers(0, 2),  # flow
+    st.sampled_from(STATUSES),
+    st.sampled_from(["manual", "api", "webhook", "cron"]),
+    st.integers(0, 4 * 24 * 60 - 1),  # minutes after BASE
+    DURATIONS,
+)
+operation = st.one_of(
+    st.tuples(st.just("insert"), st.lists(run_spec, min_size=1, max_size=25)),
+    st.tuples(st.just("finish"), st.integers(1, 5), DURATIONS),
+    st.tuples(st.just("delete"), st.integers(1, 4)),
+    st.tuples(st.just("prune"), st.integers(1, 4)),
+    st.tuples(st.just("sweep"), st.integers(1, 48)),
+    st.tuples(st.just("direct"), st.integers(0, 2), st.sampled_from(STATUSES)),
+)
+
+
+def _insert(world: World, specs: list[tuple[Any, ...]]) -> None:
+    world.add(
+        world.run(
+            flow=flow, status=status, trigger_type=trigger, started_at=at(minutes=m), duration_ms=d
+        )
+        for flow, status, trigger, m, d in specs
+    )
+
+
+def _stored_ids(engine: Engine) -> list[Any]:
+    with engine.connect() as conn:
+        return list(conn.execute(text("SELECT id FROM flow_run ORDER BY id")).scalars())
+
+
+def _apply(world: World, step: tuple[Any, ...]) -> None:
+    engine, kind = world.engine, step[0]
+    if kind == "insert":
+        _insert(world, step[1])
+    elif kind == "finish":  # the recorder's finishing UPDATE: status and duration change
+        with engine.begin() as conn:
+            active = FlowRun.status.in_(("running", "pending"))
+            chosen = conn.execute(FlowRun.__table__.select().where(active).limit(step[1]))
+            for row in chosen.all():
+                conn.execute(
+                    update(FlowRun)
+                    .where(FlowRun.id == row.id)
+                    .values(status="success", duration_ms=step[2])
+                )
+    elif kind == "delete":
+        with engine.connect() as conn:
+            chosen = conn.execute(FlowRun.__table__.select().limit(step[1])).all()
+        for row in chosen:
+            assert delete_run(engine, row.id)
+    elif kind == "prune":
+        prune(engine, RetentionPolicy(max_age_days=step[1]), now=at(days=5), batch_size=7)
+    elif kind == "sweep":
+        sweep_stuck(engine, timedelta(hours=step[1]), now=at(days=4))
+    else:  # another engine writing SQL straight into the table
+        with engine.begin() as conn:
+            target = world.flows[step[1]]
+            conn.execute(
+                update(FlowRun.__table__)
+                .where(
+                    FlowRun.id.in_(
+                        FlowRun.__table__.select()
+                        .with_only_columns(FlowRun.id)
+                        .limit(2)
+                        .scalar_subquery()
+                    )
+                )
+                .values(status=step[2], flow_id=target)
+            )
+
+
+def bracket(values: np.ndarray, fraction: float) -> tuple[float, float]:
+    """The exact percentile lies between these order statistics; widened by the bound."""
+    ordered = np.sort(values)
+    rank = fraction * (len(ordered) - 1)
+    low, high = float(ordered[math.floor(rank)]), float(ordered[math.ceil(rank)])
+    return low - RELATIVE_ERROR * abs(low) - 1e-6, high + RELATIVE_ERROR * abs(high) + 1e-6
+
+
+def stored_durations(engine: Engine, flt: FlowRunFilter) -> np.ndarray:
+    query = FlowRun.__table__.select().with_only_columns(FlowRun.duration_ms)
+    with engine.connect() as conn:
+        rows = conn.execute(query.where(flt.where(), FlowRun.duration_ms.is_not(None)))
+        return np.array([float(v) for v in rows.scalars()])
+
+
+def assert_stats_match(engine: Engine, flt: FlowRunFilter) -> None:
+    approx = q.run_stats(engine, flt, compare=False, exact=False)
+    exact = q.run_stats(engine, flt, compare=False, exact=True)
+    assert approx.total == exact.total
+    assert approx.status_counts == exact.status_counts
+    assert approx.trigger_counts == exact.trigger_counts
+    assert approx.without_duration == exact.without_duration
+    assert approx.avg_duration_ms == (
+        None if exact.avg_duration_ms is None else pytest.approx(exact.avg_duration_ms, rel=1e-9)
+    )
+    durations = stored_durations(engine, flt)
+    assert approx.approximate == bool(len(durations))
+    found = (approx.p50_duration_ms, approx.p95_duration_ms, approx.p99_duration_ms)
+    for fraction, value in zip((0.5, 0.95, 0.99), found, strict=True):
+        if not len(durations):
+            assert value is None
+            continue
+        low, high = bracket(durations, fraction)
+        assert value is not None and low <= value <= high
+    if len(durations):
+        low, high = bracket(durations, 1.0)
+        assert approx.max_duration_ms is not None
+        assert low - 1 <= approx.max_duration_ms <= high + 1
+
+
+FILTERS = (
+    FlowRunFilter(),
+    FlowRunFilter(started_after=at(days=1), started_before=at(days=3)),
+    FlowRunFilter(started_after=at(hours=5), started_before=at(days=2, hours=7)),
+    FlowRunFilter(statuses=("success", "weird")),
+    FlowRunFilter(exclude_statuses=("failure",), started_before=at(days=2)),
+)
+
+
+@PROPERTY
+@given(steps=st.lists(operation, min_size=1, max_size=8))
+def test_rollup_equals_raw_rows_after_random_writes(engine: Engine, steps: list[Any]) -> None:
+    clear(engine)
+    world = make_world(engine)
+    for step in steps:
+        _apply(world, step)
+    result = check(engine)
+    assert result.consistent, result.differences
+    for flt in (*FILTERS, FlowRunFilter(flow_ids=(world.flows[1],))):
+        assert_stats_match(engine, flt)
