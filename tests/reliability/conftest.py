@@ -3,7 +3,7 @@ the fault tests; the shared server is never touched) and the load-bench module."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import ModuleType
 
 import pytest
@@ -36,3 +36,17 @@ def running_cluster(private_cluster: PrivateCluster) -> PrivateCluster:
     """The private cluster, started if a previous test left it stopped."""
     private_cluster.start()
     return private_cluster
+
+
+@pytest.fixture
+def record_figure(
+    request: pytest.FixtureRequest, record_testsuite_property: Callable[[str, object], None]
+) -> Callable[[str, object], None]:
+    """Report a measured figure (for docs/reliability.md) as a junit suite property named
+    after the test; unlike ``record_figure`` this works with the default xunit2 family."""
+    test = request.node.name
+
+    def record(name: str, value: object) -> None:
+        record_testsuite_property(f"{test}.{name}", str(value))
+
+    return record

@@ -51,15 +51,15 @@ def test_load_postgres_two_uvicorn_workers_zero_errors(
     loaded_url: str,
     load_bench: ModuleType,
     load_shape: tuple[int, float],
-    record_property: Callable[[str, object], None],
+    record_figure: Callable[[str, object], None],
 ) -> None:
     runs, seconds = load_shape
     key = load_bench.superuser_key(loaded_url)
     with load_bench.running_server(loaded_url, workers=2) as server:
         report = load_bench.drive_load(server.base, key, seconds, concurrency=6)
-    record_property("runs", runs)
+    record_figure("runs", runs)
     for name, count, errors, rps, median, p95 in report.rows():
-        record_property(
+        record_figure(
             name,
             f"{count} requests, {errors} errors, {rps:.1f}/s, median {median:.0f} ms, "
             f"p95 {p95:.0f} ms",

@@ -110,7 +110,7 @@ def _json_or_none(response: httpx.Response) -> dict[str, object]:
 def test_postgres_outage_answers_503_then_recovers_without_restart(
     running_cluster: PrivateCluster,
     load_bench: ModuleType,
-    record_property: Callable[[str, object], None],
+    record_figure: Callable[[str, object], None],
 ) -> None:
     url = running_cluster.new_database()
     engine = build_engine(url)
@@ -156,9 +156,9 @@ def test_postgres_outage_answers_503_then_recovers_without_restart(
         (o.kind, o.status, o.detail) for o in late if o.status >= 300
     ]
     first_success = min(o.ended for o in after if o.status in (200, 201))
-    record_property("requests", len(probe.observations))
-    record_property("outage_503s", len(outage))
-    record_property("first_success_after_restart_s", round(first_success - up, 3))
+    record_figure("requests", len(probe.observations))
+    record_figure("outage_503s", len(outage))
+    record_figure("first_success_after_restart_s", round(first_success - up, 3))
     assert first_success - up < RECOVERY_BOUND_S
     for kind in Prober.KINDS:  # every surface recovered, not just one of them
         assert any(o.kind == kind and o.status in (200, 201) for o in after), kind

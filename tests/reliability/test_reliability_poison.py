@@ -150,7 +150,7 @@ def _all_ids(url: str) -> set[str]:
 
 
 def test_every_api_endpoint_answers_over_poison_rows(
-    poisoned: PoisonedDatabase, record_property: Callable[[str, object], None]
+    poisoned: PoisonedDatabase, record_figure: Callable[[str, object], None]
 ) -> None:
     admin, owner = poisoned.headers["admin"], poisoned.headers["owner"]
     app = create_app(poisoned.url)
@@ -162,9 +162,9 @@ def test_every_api_endpoint_answers_over_poison_rows(
             for method, operation in operations.items():
                 covered += _exercise(client, poisoned, path, method, operation, admin, owner)
         assert covered >= 12, "the schema lost endpoints?"
-    record_property("operations", covered)
-    record_property("requests", len(answered))
-    record_property("poison_rows", len(poisoned.runs))
+    record_figure("operations", covered)
+    record_figure("requests", len(answered))
+    record_figure("poison_rows", len(poisoned.runs))
 
 
 def _exercise(

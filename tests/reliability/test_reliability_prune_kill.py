@@ -113,7 +113,7 @@ def _kill_after_two_batches(engine: Engine, url: str) -> None:
 
 
 def test_sigkill_mid_prune_leaves_whole_batches_and_a_rerun_completes(
-    engine: Engine, db_url: str, record_property: Callable[[str, object], None]
+    engine: Engine, db_url: str, record_figure: Callable[[str, object], None]
 ) -> None:
     _fill(engine)
     before = _census(engine)
@@ -124,7 +124,7 @@ def test_sigkill_mid_prune_leaves_whole_batches_and_a_rerun_completes(
     deleted = OLD_RUNS - after_kill["old finished"]
     assert 2 * BATCH <= deleted < OLD_RUNS, "the kill did not land in the middle"
     assert deleted % BATCH == 0, f"{deleted} deleted: a batch was cut half-way"
-    record_property("deleted_before_kill", deleted)
+    record_figure("deleted_before_kill", deleted)
     for untouched in ("recent", "old active", "kept checksum"):
         assert after_kill[untouched] == before[untouched], untouched
     if engine.dialect.name == "sqlite":

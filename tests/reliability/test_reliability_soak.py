@@ -154,7 +154,7 @@ def test_soak_writers_readers_and_prune_lose_and_duplicate_nothing(
     db_url: str,
     load_bench: ModuleType,
     soak_seconds: float,
-    record_property: Callable[[str, object], None],
+    record_figure: Callable[[str, object], None],
 ) -> None:
     tenant = make_tenant(engine)
     with engine.begin() as conn:
@@ -186,7 +186,7 @@ def test_soak_writers_readers_and_prune_lose_and_duplicate_nothing(
         ("pruned", ledger.pruned),
         ("statuses", dict(sorted(ledger.statuses.items()))),
     ):
-        record_property(name, value)  # figures for docs/reliability.md (junit XML)
+        record_figure(name, value)  # figures for docs/reliability.md (junit XML)
     assert not ledger.failures, ledger.failures[:5]
     assert not [s for s in ledger.statuses if s >= 500], ledger.statuses
     assert len(ledger.acked) >= 20 and len(ledger.walks) >= 2 and ledger.pruned >= 300

@@ -120,7 +120,7 @@ def test_sqlite_write_lock_reads_answer_writes_503(
     sqlite_url: str,
     load_bench: ModuleType,
     monkeypatch: pytest.MonkeyPatch,
-    record_property: Callable[[str, object], None],
+    record_figure: Callable[[str, object], None],
 ) -> None:
     tenant, fresh_key, runs = _seed(sqlite_url)
     before = _count_runs(sqlite_url)
@@ -142,9 +142,9 @@ def test_sqlite_write_lock_reads_answer_writes_503(
             recorder_delay = time.monotonic() - began
             writer.join()
         assert recorder_delay < RECORDER_LIMIT_S, f"the recorder delayed {recorder_delay:.1f} s"
-        record_property("slowest_read_s", round(slowest_read, 3))
-        record_property("recorder_delay_s", round(recorder_delay, 3))
-        record_property("write_503_after_s", [round(o.seconds, 1) for o in outcomes.values()])
+        record_figure("slowest_read_s", round(slowest_read, 3))
+        record_figure("recorder_delay_s", round(recorder_delay, 3))
+        record_figure("write_503_after_s", [round(o.seconds, 1) for o in outcomes.values()])
         assert len(outcomes) == 4
         for name, outcome in outcomes.items():
             assert outcome.status == 503, (name, outcome)
