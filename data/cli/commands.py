@@ -66,7 +66,9 @@ def stats(args: argparse.Namespace, engine: Engine) -> int:
         "total_runs": result.total,
         "success_rate": None if rate is None else round(rate * 100, 2),
         "status_counts": result.status_counts,
+        "other_count": result.other,
         "trigger_counts": result.trigger_counts,
+        "without_duration": result.without_duration,
         "avg_duration_ms": result.avg_duration_ms,
         "p50_duration_ms": result.p50_duration_ms,
         "p95_duration_ms": result.p95_duration_ms,
@@ -81,7 +83,9 @@ def stats(args: argparse.Namespace, engine: Engine) -> int:
     for status, count in sorted(result.status_counts.items()):
         print(f"  {status:<13} {count:,}")
     print(f"in progress     {result.active:,}")
-    print(f"avg duration    {_ms(result.avg_duration_ms)}")
+    print(f"other statuses  {result.other:,}")
+    missing = f"{result.without_duration:,} run(s) without one"
+    print(f"avg duration    {_ms(result.avg_duration_ms)} ({missing})")
     print(
         f"p50 / p95 / p99 {_ms(result.p50_duration_ms)} / {_ms(result.p95_duration_ms)} / "
         f"{_ms(result.p99_duration_ms)}"

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from data import accounts
 from data import queries as q
 from data.cli.main import main
 from data.demo import generate_demo
 from data.filters import FlowRunFilter
-from data.models import FlowRunStatus
+from data.models import FlowRun, FlowRunStatus
 
 NOW = datetime.now(UTC)
 
@@ -241,3 +241,39 @@ def test_export_to_stdout_is_valid_csv(
     assert code == 0
     assert len(frame) == q.count_runs(seeded, FlowRunFilter(trigger_types=("webhook",)))
     assert set(frame["trigger_type"]) == {"webhook"}
+
+
+def test_statuses_of_other_engines_are_counted_and_filterable(
+    db_url: str, seeded: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Upper case counts as the known status; an unknown value present in the data is a
+    valid filter and is counted in other_count (issue 8 item 9)."""
+    rows = pd.DataFrame([r for chunk in q.iter_runs(seeded, FlowRunFilter()) for r in chunk])
+    legacy = rows[rows["status"] == "success"]["id"].head(5).tolist()
+    odd = rows[rows["status"] == "failure"]["id"].head(3).tolist()
+    with seeded.begin() as conn:
+        conn.execute(update(FlowRun).where(FlowRun.id.in_(legacy)).values(status="SUCCESS"))
+        conn.execute(update(FlowRun).where(FlowRun.id.in_(odd)).values(status="weird"))
+    code, out, _ = run_cli(capsys, db_url, "stats", "--json", "--status", "Success")
+    body = json.loads(out)
+    successes = int((rows["status"] == "success").sum())
+    assert code == 0 and body["status_counts"] == {"success": successes}
+    code, out, _ = run_cli(capsys, db_url, "stats", "--json", "--status", "WEIRD")
+    body = json.loads(out)
+    assert (code, body["total_runs"], body["other_count"]) == (0, 3, 3)
+    assert body["success_rate"] is None  # nothing finished among them: no data, not 0
+    code, out, _ = run_cli(capsys, db_url, "stats", "--json")
+    body = json.loads(out)
+    known = sum(v for k, v in body["status_counts"].items() if k != "weird")
+    assert body["other_count"] == 3 and known + body["other_count"] == body["total_runs"]
+    assert body["without_duration"] == int(rows["duration_ms"].isna().sum())
+
+
+def test_sweep_timeout_given_is_used_and_unset_falls_back_to_the_setting(
+    db_url: str, engine: Engine, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLOWRUNS_STUCK_RUN_TIMEOUT_MINUTES", "45")
+    _, out, _ = run_cli(capsys, db_url, "sweep-stuck", "--dry-run")
+    assert "stuck for over 45 minutes" in out
+    _, out, _ = run_cli(capsys, db_url, "sweep-stuck", "--timeout-minutes", "1", "--dry-run")
+    assert "stuck for over 1 minutes" in out
