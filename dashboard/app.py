@@ -17,7 +17,7 @@ from dashboard import state as s
 from dashboard.formatting import md_escape
 from data.errors import InvalidQuery
 from data.filters import FlowRunFilter
-from data.settings import get_settings
+from data.settings import SettingsError, get_settings
 
 
 def unknown_page_path(pages: list[StreamlitPage]) -> str | None:
@@ -30,7 +30,11 @@ def unknown_page_path(pages: list[StreamlitPage]) -> str | None:
 
 
 st.set_page_config(page_title="FlowRun History", page_icon="📈", layout="wide")
-settings = get_settings()
+try:
+    settings = get_settings()
+except SettingsError as exc:  # an invalid FLOWRUNS_* value: say which, as text
+    st.error(f"Invalid configuration: {md_escape(exc)}")
+    st.stop()
 bootstrap.prepare_database(settings)
 
 flow_labels = da.flow_labels()

@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select, text
+from streamlit.testing.v1 import AppTest
 
 from data.db import get_engine, session_scope
 from data.models import User
 from data.settings import SettingsError, get_settings
+
+DASHBOARD = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 
 
 def test_default_is_the_embedded_sqlite_file() -> None:
@@ -76,3 +79,19 @@ def test_session_scope_commits_or_rolls_back(engine: Engine) -> None:
         raise RuntimeError("abort")
     with session_scope(engine) as session:
         assert set(session.scalars(select(User.username))) == {"kept"}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("FLOWRUNS_READ_ONLY", "maybe"), ("FLOWRUNS_DELETE_BATCH_SIZE", "abc")]
+)
+def test_the_dashboard_shows_an_invalid_setting_as_one_error(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv("FLOWRUNS_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    app = AppTest.from_file(str(DASHBOARD), default_timeout=60).run()
+    assert not app.exception
+    assert len(app.error) == 1
+    shown = app.error[0].value.replace("\\", "")  # Markdown-escaped: the value is shown as text
+    assert shown.startswith(f"Invalid configuration: {name}: ") and f"(got '{value}')" in shown
