@@ -41,6 +41,9 @@ HEADER_SORTS = {
 }
 # A new sort column starts with its natural order: newest/longest first, names A-Z.
 FIRST_DIRECTION = {"started_at": "desc", "duration_ms": "desc"}
+# Fixed widths for the sortable columns (pixels), left to right: a stable layout, and
+# the browser test knows where each header is.
+SORTABLE_WIDTHS = {"status": 110, "flow": 170, "trigger": 90, "started": 170, "duration": 100}
 MESSAGE_CHARS = 300  # the table shows the start of a message; the detail shows it all
 
 # Above this many runs the History page points to the streaming exports (CLI, API).
@@ -66,12 +69,12 @@ def display_frame(page: RunPage, tz: str) -> pd.DataFrame:
             "trigger": raw["trigger_type"],
             f"started ({tz})": raw["started_at"].map(lambda t: local_time(t, tz)),
             "duration": raw["duration_ms"].map(human_duration),
-            "components": raw["components_executed"],
-            "user": raw["username"],
-            "session": raw["session_id"],
+            "run id": raw["id"].astype(str),
             "error type": raw["error_type"],
             "error message": raw["error_message"].map(_short),
-            "run id": raw["id"].astype(str),
+            "user": raw["username"],
+            "session": raw["session_id"],
+            "components": raw["components_executed"],
         }
     )
     return frame
@@ -136,8 +139,10 @@ def render(page: RunPage, tz: str, sort: str, direction: str) -> None:
     if notice := st.session_state.pop(K_NOTICE, None):
         st.info(md_escape(notice))
     frame = display_frame(page, tz)
+    widths = {c: SORTABLE_WIDTHS.get(str(c).split(" ", 1)[0]) for c in frame.columns}
     st.dataframe(
         styled(frame),
+        column_config={c: st.column_config.Column(width=w) for c, w in widths.items() if w},
         hide_index=True,
         width="stretch",
         on_select=select_from_table,

@@ -118,10 +118,7 @@ def _table(flt: FlowRunFilter, tz: str, sort: str, direction: str, size: int) ->
     return page
 
 
-def _detail(flt: FlowRunFilter, page: q.RunPage, run_id: str | None, tz: str) -> None:
-    if run_id is None:
-        st.caption("Select a run to see its detail here.")
-        return
+def _detail(flt: FlowRunFilter, page: q.RunPage, run_id: str, tz: str) -> None:
     on_page = run_id in {str(r.id) for r in page.runs}
     in_filter = on_page or _count(flt.replace(run_id=run_id)) > 0
     run_detail.render(run_id, tz, get_settings().read_only, in_filter)
@@ -148,12 +145,14 @@ def body() -> None:
     flt, tz = s.current_filter(), s.current_tz()
     sort, direction, size = _order_controls()
     run_id = _existing_selection()
-    table_col, detail_col = st.columns([3, 2], gap="medium")
+    # The detail opens beside the table; with no run chosen the table has the full width.
+    table_col, detail_col = st.columns([3, 2], gap="medium") if run_id else (st.container(), None)
     with table_col:
         page = _table(flt, tz, sort, direction, size)
         _run_chooser(page, hs.selected_run(), tz)
-    with detail_col:
-        _detail(flt, page, run_id, tz)
+    if detail_col is not None:
+        with detail_col:
+            _detail(flt, page, run_id, tz)
     hs.remember(sort, direction, size)
     _export(flt)
 
