@@ -22,6 +22,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from dashboard import history_state as hs
 from dashboard import state as s
 from dashboard.state import FilterState, span_dates
 
@@ -96,6 +97,13 @@ def time_pick(selection: Selection, state: FilterState) -> FilterState | None:
     return replace(picked, statuses=(status,)) if status in s.STATUSES else picked
 
 
+def error_group(state: FilterState, error_type: Any, signature: Any = "") -> FilterState:
+    """Failures of one error group (a type, and a message signature when given)."""
+    kind = error_type if isinstance(error_type, str) and error_type else ""
+    sig = signature if isinstance(signature, str) else ""
+    return replace(state, statuses=(FAILURE,), error_types=(kind,) if kind else (), error_sig=sig)
+
+
 def error_pick(selection: Selection, state: FilterState) -> FilterState | None:
     """A click on an error-type series -> failures of that type; a drag -> that span."""
     dragged = box_span(selection)
@@ -104,8 +112,28 @@ def error_pick(selection: Selection, state: FilterState) -> FilterState | None:
     custom = _first_custom(selection)
     if custom is None or len(custom) < 3:
         return None
-    kind = str(custom[2] or "")
-    return replace(state, statuses=(FAILURE,), error_types=(kind,) if kind else (), error_sig="")
+    return error_group(state, custom[2])
+
+
+def picked_row(selection: Selection, keys: list[Any]) -> Any | None:
+    """The key of the row clicked in a table (``keys`` in the table's data order)."""
+    rows = selection.get("rows") or []
+    return keys[rows[0]] if rows and 0 <= rows[0] < len(keys) else None
+
+
+def error_row_pick(
+    selection: Selection, state: FilterState, groups: list[tuple[Any, Any]]
+) -> FilterState | None:
+    """A row of the error groups table ((type, signature) per row) -> that group."""
+    group = picked_row(selection, groups)
+    return None if group is None else error_group(state, *group)
+
+
+def flow_row_pick(
+    selection: Selection, state: FilterState, flow_ids: list[str]
+) -> FilterState | None:
+    flow_id = _uuid(picked_row(selection, flow_ids))
+    return replace(state, flows=(flow_id,)) if flow_id else None
 
 
 def _uuid(raw: Any) -> str | None:
@@ -161,7 +189,7 @@ def _apply(key: str, pick: Pick, jump: bool) -> None:
     if new is None:
         return
     s.apply(new)
-    st.session_state[K_PICKED] = describe(new)
+    st.session_state[K_PICKED] = (key.split("_", 1)[0], describe(new))  # (page prefix, text)
     st.session_state[K_RERUN] = True
     if jump and not box_span(selection):  # a drag picks a span; it never leaves the page
         st.session_state[K_JUMP] = (HISTORY, None)
@@ -171,6 +199,8 @@ def _run_selected(key: str) -> None:
     event = st.session_state.get(key)
     run_id = run_pick(dict(getattr(event, "selection", None) or {}))
     if run_id:
+        s.apply(s.current_state())  # re-stored: a page switch drops unrendered widget values
+        hs.select_run(run_id)  # History opens that run's detail
         st.session_state[K_JUMP] = (HISTORY, run_id)
         st.session_state[K_RERUN] = True
 
@@ -189,6 +219,16 @@ def flow_chart(key: str) -> Callable[[], None]:
 
 def grid_chart(key: str) -> Callable[[], None]:
     return functools.partial(_apply, key, grid_pick, True)
+
+
+def error_table(key: str, groups: list[tuple[Any, Any]]) -> Callable[[], None]:
+    pick = functools.partial(error_row_pick, groups=groups)
+    return functools.partial(_apply, key, pick, True)
+
+
+def flow_table(key: str, flow_ids: list[str]) -> Callable[[], None]:
+    pick = functools.partial(flow_row_pick, flow_ids=flow_ids)
+    return functools.partial(_apply, key, pick, False)
 
 
 def run_chart(key: str) -> Callable[[], None]:
@@ -243,12 +283,15 @@ def follow_jump() -> None:
 
 
 def history_button(key: str) -> None:
-    """After a click or drag on a chart: what it selected, and one click on to History."""
-    picked = st.session_state.get(K_PICKED)
-    if not picked:
+    """After a click or drag on this page's charts or tables (their keys share the
+    prefix of ``key``): what it selected, and one click on to History."""
+    prefix, picked = st.session_state.get(K_PICKED) or ("", "")
+    if not picked or prefix != key.split("_", 1)[0]:
         return
     text, button = st.columns([5, 1])
     text.text(f"Chart selection: {picked}")
-    if button.button("Open in History →", key=key, icon=":material/list:"):
+    # The callback re-stores the filter: a page switch drops unrendered widget values.
+    restore = functools.partial(s.apply, s.current_state())
+    if button.button("Open in History →", key=key, icon=":material/list:", on_click=restore):
         st.session_state.pop(K_PICKED, None)
         st.switch_page(HISTORY, query_params=s.to_params(s.current_state()))

@@ -19,6 +19,7 @@ FAILURE = FlowRunStatus.FAILURE.value
 
 sel.follow_jump()
 st.title("Errors")
+sel.history_button("err_open_history")  # after a drag on the trend below
 flt, tz = s.current_filter(), s.current_tz()
 groups = da.error_breakdown(flt)
 if groups.empty:
@@ -63,7 +64,16 @@ view = groups.assign(
         "last_seen": f"last seen ({tz})",
     }
 )
-st.dataframe(view, hide_index=True, width="stretch")
+keys = list(zip(groups["error_type"], groups["signature"], strict=True))
+st.dataframe(
+    view,
+    hide_index=True,
+    width="stretch",
+    key="err_table",
+    on_select=sel.error_table("err_table", keys),
+    selection_mode="single-row",
+)
+st.caption("Click a row (its box on the left) to open that group in History.")
 
 st.subheader("Open a group in History")
 for _, group in groups.head(TOP_GROUPS).iterrows():

@@ -22,6 +22,7 @@ def flag_text(row: pd.Series) -> str:
 
 sel.follow_jump()
 st.title("Flows")
+sel.history_button("flows_open_history")  # after a click on a flow below
 flt, tz = s.current_filter(), s.current_tz()
 table = da.flow_breakdown(flt)
 if table.empty:
@@ -68,6 +69,9 @@ st.dataframe(
     view,
     hide_index=True,
     width="stretch",
+    key="flows_table",
+    on_select=sel.flow_table("flows_table", list(flow_ids)),
+    selection_mode="single-row",
     column_config={
         "success rate": st.column_config.ProgressColumn(
             "success rate", min_value=0, max_value=100, format="%.1f%%"
@@ -82,11 +86,11 @@ st.dataframe(
 )
 
 
+st.caption("Click a row (its box on the left) to filter every page to that flow.")
 st.subheader("Failure rate per flow")
 fig = failure_rate_bars(table, labels)
 sel.plot(fig, "flows_rates", sel.flow_chart("flows_rates"), ("points",))
 st.caption("Click a bar to filter every page to that flow.")
-sel.history_button("flows_open_history")
 st.subheader("Flows over time")
 fail_flt = flt.replace(statuses=("failure",))
 failed = (

@@ -66,6 +66,24 @@ def test_error_flow_grid_and_run_picks() -> None:
     assert sel.time_pick({"points": [{"x": 1}], "box": []}, BASE) is None
 
 
+def test_table_row_picks() -> None:
+    groups = [("TimeoutError", "timed out after <n> s"), (None, "boom"), (float("nan"), "x")]
+    picked = sel.error_row_pick({"rows": [0], "columns": []}, BASE, groups)
+    assert picked == replace(
+        BASE,
+        statuses=("failure",),
+        error_types=("TimeoutError",),
+        error_sig="timed out after <n> s",
+    )
+    untyped = sel.error_row_pick({"rows": [2]}, BASE, groups)
+    assert untyped is not None and untyped.error_types == () and untyped.error_sig == "x"
+    assert sel.error_row_pick({"rows": [3]}, BASE, groups) is None  # a stale row index
+    assert sel.error_row_pick({"rows": []}, BASE, groups) is None
+    flows = [str(uuid.UUID(int=i)) for i in range(3)]
+    assert sel.flow_row_pick({"rows": [1]}, BASE, flows) == replace(BASE, flows=(flows[1],))
+    assert sel.flow_row_pick({"rows": [9]}, BASE, flows) is None
+
+
 def test_datetime_links_parse_and_date_links_still_work() -> None:
     params = {"from": ["2026-05-01T10:00"], "to": ["2026-05-01T11:30"], "tz": ["Asia/Tokyo"]}
     state, errors = parse_params(params, set(), date(2026, 5, 2))

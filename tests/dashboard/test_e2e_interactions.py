@@ -234,4 +234,54 @@ def test_runs_scatter_point_opens_that_run(server: tuple[str, pd.DataFrame], pag
     run_id = _params(page)["run"][0]
     run = rows[rows.id == run_id]
     assert len(run) == 1 and run.status.iloc[0] == status
+    detail = page.locator('[data-testid="stCode"]', has_text=run_id)
+    detail.first.wait_for(timeout=20_000)  # the run's detail, with its full id
     assert run.started_at.iloc[0] >= SEED_NOW - timedelta(days=8)
+
+
+def _click_row(page: Page, table_key: str, row: int) -> None:
+    """Tick a row's selection box in a Streamlit data grid (drawn on a canvas: the first
+    column holds the boxes, rows are 35 px under a 35 px header)."""
+    grid = page.locator(f".st-key-{table_key} [data-testid='stDataFrame']")
+    grid.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    box = grid.bounding_box()
+    assert box, "the table is not drawn"
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 35 * row + 17)
+
+
+def test_error_row_click_opens_that_group_in_history(
+    server: tuple[str, pd.DataFrame], page: Page
+) -> None:
+    from data.signature import message_signature
+
+    base, rows = server
+    _open(page, f"{base}/errors?range=7d", charts=1)
+    days = _days()
+    failures = _between(rows, days[0], days[-1] + timedelta(days=1))
+    failures = failures[failures.status == "failure"].assign(
+        signature=lambda f: f.error_message.map(message_signature)
+    )
+    groups = failures.groupby(["error_type", "signature"]).size()
+    _click_row(page, "err_table", 0)  # the table lists the biggest group first
+    page.wait_for_url(re.compile(r"/history\?"), timeout=20_000)
+    params = _params(page)
+    kind, signature = params["error_type"][0], params["sig"][0]
+    assert groups[(kind, signature)] == groups.max()
+    assert _history_total(page) == int(groups[(kind, signature)])
+
+
+def test_flow_row_click_filters_every_page_to_that_flow(
+    server: tuple[str, pd.DataFrame], page: Page
+) -> None:
+    base, rows = server
+    _open(page, f"{base}/flows?range=7d", charts=2)
+    days = _days()
+    window = _between(rows, days[0], days[-1] + timedelta(days=1))
+    busiest = window.flow_id.astype(str).value_counts()
+    _click_row(page, "flows_table", 0)  # the table lists the busiest flow first
+    params = _wait_url(page, r"flow=")
+    assert busiest[params["flow"][0]] == busiest.max()
+    page.get_by_role("button", name=re.compile("Open in History")).click()
+    page.wait_for_url(re.compile(r"/history\?.*flow="), timeout=20_000)
+    assert _history_total(page) == int(busiest.max())
