@@ -256,13 +256,15 @@ def drive_load(base: str, key: str, seconds: float, concurrency: int) -> LoadRep
 
 def markdown(report: LoadReport, runs: int, workers: int, seed_seconds: float) -> str:
     seeded = f"loading took {seed_seconds:.0f} s" if seed_seconds else "database reused"
+    # Other work on the machine slows every figure: say how busy it was.
+    busy = f"load average {os.getloadavg()[1]:.1f} over the last 5 minutes"
     lines = [
         "# Load test of the REST API (bench/load_bench.py)",
         "",
         f"PostgreSQL, {runs:,} runs (`flowruns demo`, 90 days); uvicorn with {workers} worker "
         f"processes; {report.concurrency} concurrent httpx clients for {report.seconds:.0f} s, "
         f"each alternating the two requests; 2 cores shared by server, clients and database. "
-        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {seeded}.",
+        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {seeded}; {busy}.",
         "",
         "| request | requests | errors | req/s | median (ms) | p95 (ms) |",
         "|---|---|---|---|---|---|",
