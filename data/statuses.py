@@ -45,6 +45,8 @@ def known_spellings() -> dict[str, str]:
 def canonical(value: str) -> str:
     """The filter value a stored or typed status stands for: a known status in lower case;
     an unknown one in lower case when ``value`` is one of its case spellings, else as is."""
+    if not isinstance(value, str):  # another engine's BLOB or number in a SQLite column
+        value = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
     known = known_spellings().get(value)
     if known is not None:
         return known

@@ -16,6 +16,7 @@ from runfactory import World, at, clear, make_world
 from sqlalchemy import Engine
 
 from data import queries as q
+from data.db import build_engine
 from data.errors import InvalidQuery
 from data.filters import MAX_FILTER_VALUES, FlowRunFilter
 from data.recorder import sweep_stuck
@@ -430,3 +431,19 @@ def test_upper_case_active_runs_stay_protected_and_failures_keep_their_age(world
     assert sweep_stuck(world.engine, timedelta(hours=2), now=now) == 1
     swept = q.list_runs(world.engine, FlowRunFilter.build(error_types=["Timeout"])).runs
     assert [(run.status, run.started_at) for run in swept] == [("failure", old)]
+
+
+def test_a_status_stored_as_a_blob_or_number_is_an_other_status(sqlite_url: str) -> None:
+    """SQLite keeps whatever another engine wrote; reading never fails on it."""
+    world = make_world(build_engine(sqlite_url))
+    world.add([world.run(status="success")])
+    with world.engine.begin() as conn:
+        for raw in ("X'535543434553535f'", "7"):  # b"SUCCESS_" and a number
+            conn.exec_driver_sql(
+                "INSERT INTO flow_run (id, flow_id, status, started_at, trigger_type,"
+                f" components_executed) SELECT lower(hex(randomblob(16))), flow_id, {raw},"
+                " started_at, trigger_type, 0 FROM flow_run LIMIT 1"
+            )
+    stats = q.run_stats(world.engine, FlowRunFilter())
+    assert (stats.total, stats.other, stats.status_counts["success"]) == (3, 2, 1)
+    assert set(status_values(world.engine)) == {"success", "success_", "7"}
