@@ -19,6 +19,7 @@ from dashboard.formatting import md_escape
 
 K_USER, K_SESSION, K_RUN_ID = "f_user", "f_session", "f_run_id"
 K_MIN_S, K_MAX_S = "f_min_s", "f_max_s"
+PARAMS = ("user", "session", "run_id", "min_s", "max_s")
 MAX_TEXT = 500
 
 

@@ -31,6 +31,12 @@ K_FROM_TS, K_TO_TS = "f_from_ts", "f_to_ts"
 MINUTE_FORMAT = "%Y-%m-%dT%H:%M"
 K_READY, K_PARAM_ERRORS = "_filters_ready", "_param_errors"
 
+# Every parameter a link may carry (Streamlit's own embed options included).
+FILTER_PARAMS = ("range", "from", "to", "tz", "flow", "status", "trigger", "q", "error_type", "sig")
+KNOWN_PARAMS = frozenset(
+    FILTER_PARAMS + xf.PARAMS + history_state.PARAMS + ("embed", "embed_options")
+)
+
 PRESETS: dict[str, timedelta | None] = {
     "24h": timedelta(hours=24),
     "7d": timedelta(days=7),
@@ -242,6 +248,7 @@ def init_from_url(known_flows: set[str]) -> list[str]:
     params = {key: st.query_params.get_all(key) for key in st.query_params}
     users = {str(user_id) for user_id, _ in da.list_users()}
     state, errors = parse_params(params, known_flows, datetime.now(UTC).date(), users)
+    errors += [f"{name}: unknown parameter" for name in params if name not in KNOWN_PARAMS]
     _store(state)
     errors += history_state.init_from_params(params)
     st.session_state[K_READY] = True

@@ -132,10 +132,11 @@ def test_invalid_history_parameters_are_named_and_defaults_used(
 ) -> None:
     seed(sqlite_url, runs=40)
     bad = {"sort": "colour", "dir": "sideways", "size": "7", "cursor": "*", "run": "[x](y)"}
+    bad["page"] = "2"  # not a parameter of ours: rejected by name too
     at = app(monkeypatch, sqlite_url, {"range": "all", **bad})  # the link's first page
     assert not at.exception and len(at.error) == 1
     message = _plain(at.error[0].value)
-    for name in ("sort:", "dir:", "size:", "cursor:", "run:"):
+    for name in ("sort:", "dir:", "size:", "cursor:", "run:", "page: unknown parameter"):
         assert name in message
     assert "[x](y)" in message and "\\[x\\]" in at.error[0].value  # escaped: not a link
     at.switch_page("views/history.py").run()
