@@ -14,6 +14,8 @@ from dashboard import selection as sel
 from dashboard import state as s
 from dashboard.charts import overview as charts
 from dashboard.charts.runs import runs_scatter
+from dashboard.formatting import md_escape
+from data.errors import InvalidQuery
 from data.filters import FlowRunFilter
 
 SCATTER_RUNS = 5000
@@ -43,7 +45,13 @@ def body() -> None:
     if stats.total == 0:
         st.info("No runs match these filters. Widen the time range or clear a filter.")
         return
-    series = da.run_timeseries(flt, tz)
+    try:
+        series = da.run_timeseries(flt, tz)
+    except InvalidQuery as exc:
+        # e.g. "all" over runs another engine dated year 1 or 9999: too many buckets to draw.
+        st.warning(f"No trend charts for this range ({md_escape(exc)}): narrow the time range.")
+        scatter(flt, tz)
+        return
     bounds, now = (flt.started_after, flt.started_before), datetime.now(UTC)
     sel.history_button("ov_open_history")
     left, right = st.columns(2)
