@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 import pandas as pd
 from sqlalchemy import Engine, case, func, select
 
@@ -13,14 +16,27 @@ from data.queries.common import (
     percentiles,
     status_pivot,
 )
+from data.rollup.flows import flow_records
+from data.rollup.reader import route
 from data.sql_functions import duration_percentiles, error_signature
 from data.statuses import status_in
 
 
-def flow_breakdown(engine: Engine, flt: FlowRunFilter) -> pd.DataFrame:
+def flow_breakdown(
+    engine: Engine, flt: FlowRunFilter, *, exact: bool | None = None
+) -> pd.DataFrame:
     """Per flow: runs, one column per known status plus ``other`` (they add up to ``runs``),
     success rate, avg/p50/p95 duration over the runs that have one and ``without_duration``,
-    last run, last failure."""
+    last run, last failure. ``exact``: see ``data.rollup.reader.route``; the frame's
+    ``attrs["approximate"]`` says whether percentiles came from histograms."""
+    grain = route(engine, flt, exact)
+    rows = _raw_flow_rows(engine, flt) if grain is None else flow_records(engine, grain, flt)
+    frame = _flow_frame(rows)
+    frame.attrs["approximate"] = grain is not None and bool(frame["p50_ms"].notna().any())
+    return frame
+
+
+def _raw_flow_rows(engine: Engine, flt: FlowRunFilter) -> Sequence[Mapping[str, Any]]:
     failure = FlowRunStatus.FAILURE.value
     # Group by flow_id alone (index order, no sort), then join names onto the few grouped
     # rows rather than onto every run.
@@ -45,7 +61,10 @@ def flow_breakdown(engine: Engine, flt: FlowRunFilter) -> pd.DataFrame:
         .order_by(per_flow.c.runs.desc(), Flow.name)
     )
     with engine.connect() as conn:
-        rows = conn.execute(query).mappings().all()
+        return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def _flow_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     columns = [
         "flow_id",
         "flow_name",

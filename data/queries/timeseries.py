@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Engine, func, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from data.errors import InvalidQuery
 from data.filters import FlowRunFilter
 from data.models import FlowRun
-from data.queries.buckets import bucket_expression, bucket_index, zone
+from data.queries.buckets import ToUtc, bucket_expression, bucket_index, zone
 from data.queries.common import (
     STATUS_VALUES,
     add_outcome_columns,
     percentiles,
     status_pivot,
 )
+from data.rollup.reader import grouped_records, route
+from data.rollup.routing import on_table
 from data.sql_functions import BUCKETS, Bucket, duration_percentiles
 from data.statuses import canonical
 
@@ -67,16 +71,41 @@ def _resolve_bucket(
 
 
 def run_timeseries(
-    engine: Engine, flt: FlowRunFilter, bucket: str | None = None, tz: str = "UTC"
+    engine: Engine,
+    flt: FlowRunFilter,
+    bucket: str | None = None,
+    tz: str = "UTC",
+    *,
+    exact: bool | None = None,
 ) -> pd.DataFrame:
     """Per bucket (hours, days or weeks of the zone ``tz``; each row's ``bucket`` is the aware
     UTC instant it starts): runs, one column per known status plus ``other`` (they add up
     to ``runs``), success rate (see ``common.success_rate``), avg/p50/p95 duration over
     the runs that have one and ``without_duration``. Empty buckets inside the range are
-    present with zero runs."""
+    present with zero runs. ``exact``: see ``data.rollup.reader.route``; the frame's
+    ``attrs["approximate"]`` says whether percentiles came from histograms."""
     zone_info = zone(tz)
     chosen, time_range = _resolve_bucket(engine, flt, bucket)
     expression, to_utc = bucket_expression(engine.dialect.name, chosen, zone_info, time_range)
+    grain = route(engine, flt, exact, chosen, zone_info, time_range)
+    if grain is None:
+        records = _raw_records(engine, flt, expression)
+    else:
+        records = grouped_records(
+            engine, grain, flt, lambda table: on_table(expression, table), "bucket"
+        )
+    frame = pd.DataFrame(
+        [{**row, "percentiles": percentiles(row["percentiles"])} for row in records],
+        columns=["bucket", "runs", *STATUS_VALUES, "without_duration", "avg_ms", "percentiles"],
+    )
+    frame = _shape(frame, chosen, zone_info, time_range, to_utc)
+    frame.attrs["approximate"] = grain is not None and bool(frame["p50_ms"].notna().any())
+    return frame
+
+
+def _raw_records(
+    engine: Engine, flt: FlowRunFilter, expression: ColumnElement[Any]
+) -> list[dict[str, Any]]:
     bucket_col = expression.label("bucket")
     query = (
         select(
@@ -92,11 +121,17 @@ def run_timeseries(
         .order_by(bucket_col)
     )
     with engine.connect() as conn:
-        rows = conn.execute(query).mappings().all()
-    frame = pd.DataFrame(
-        [{**row, "percentiles": percentiles(row["percentiles"])} for row in rows],
-        columns=["bucket", "runs", *STATUS_VALUES, "without_duration", "avg_ms", "percentiles"],
-    )
+        return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def _shape(
+    frame: pd.DataFrame,
+    chosen: Bucket,
+    zone_info: tzinfo,
+    time_range: tuple[datetime, datetime] | None,
+    to_utc: ToUtc,
+) -> pd.DataFrame:
+    """Fetched rows -> the series: UTC bucket starts, empty buckets filled, rates."""
     frame["p50_ms"] = [p[0] for p in frame["percentiles"]]
     frame["p95_ms"] = [p[1] for p in frame["percentiles"]]
     frame = frame.drop(columns="percentiles")

@@ -28,7 +28,7 @@ from data.models import (
 from data.rollup.histogram import highest, histogram_percentiles
 from data.rollup.routing import on_table, rollup_grain
 from data.rollup.schema import Grain
-from data.statuses import canonical, status_in
+from data.statuses import KNOWN_STATUSES, canonical, status_in
 
 GroupOf = Callable[[Table], ColumnElement[Any]]
 TABLES: dict[Grain, tuple[Table, Table]] = {
@@ -77,7 +77,8 @@ def grouped_outcomes(
     one group for every run the filter selects)."""
     totals, histogram = TABLES[grain]
     found: dict[Hashable, Outcomes] = defaultdict(Outcomes)
-    key = (group_of or (lambda _: literal(0)))(totals).label("key")
+    key = (group_of(totals) if group_of else literal(0)).label("key")
+    groups = [key] if group_of else []
     rows = conn.execute(
         select(
             key,
@@ -88,7 +89,7 @@ def grouped_outcomes(
             func.max(totals.c.period),
         )
         .where(on_table(flt.where(), totals))
-        .group_by(key, totals.c.status)
+        .group_by(*groups, totals.c.status)
     )
     for group, status, runs, count, total, last in rows:
         outcome = found[group]
@@ -100,11 +101,12 @@ def grouped_outcomes(
         outcome.last_period = _latest(outcome.last_period, last)
         if name == FAILURE:
             outcome.last_failure_period = _latest(outcome.last_failure_period, last)
-    hist_key = (group_of or (lambda _: literal(0)))(histogram).label("key")
+    hist_key = (group_of(histogram) if group_of else literal(0)).label("key")
+    hist_groups = [hist_key] if group_of else []
     buckets = conn.execute(
         select(hist_key, histogram.c.bucket, func.sum(histogram.c.runs))
         .where(on_table(flt.where(), histogram))
-        .group_by(hist_key, histogram.c.bucket)
+        .group_by(*hist_groups, histogram.c.bucket)
     )
     for group, bucket, runs in buckets:
         found[group].histogram[int(bucket)] = int(runs)
@@ -171,3 +173,25 @@ def last_started(
         return {}
     values = list(conn.execute(select(*columns)).one())
     return {flow_id: (values[2 * i], values[2 * i + 1]) for i, flow_id in enumerate(since)}
+
+
+def outcome_record(outcome: Outcomes) -> dict[str, Any]:
+    """The columns a raw-row aggregate query returns for one group (percentiles as the
+    (p50, p95, p99) tuple, ``None`` when no run has a duration)."""
+    found = outcome.percentiles()
+    return {
+        "runs": outcome.runs,
+        **{status: outcome.statuses.get(status, 0) for status in KNOWN_STATUSES},
+        "without_duration": outcome.runs - outcome.duration_count,
+        "avg_ms": outcome.avg_ms,
+        "percentiles": None if found[0] is None else found,
+    }
+
+
+def grouped_records(
+    engine: Engine, grain: Grain, flt: FlowRunFilter, group_of: GroupOf, name: str
+) -> list[dict[str, Any]]:
+    """``outcome_record`` per group, the group key in column ``name``."""
+    with engine.connect() as conn:
+        found = grouped_outcomes(conn, grain, flt, group_of)
+    return [{name: key, **outcome_record(outcome)} for key, outcome in found.items()]

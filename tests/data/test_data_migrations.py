@@ -20,6 +20,7 @@ from data.accounts import authenticate, create_api_key
 from data.db import build_engine
 from data.filters import FlowRunFilter
 from data.models import Base
+from data.rollup.maintain import check as check_rollup
 
 VERSION_TABLE = "flowruns_alembic_version"
 APP_TABLES = {
@@ -189,6 +190,9 @@ def test_upgrading_a_langflow_database_keeps_its_tables_and_rows(fresh_url: str)
             assert conn.execute(text("SELECT count(*) FROM flow_run")).scalar_one() == 1
         [run] = q.list_runs(engine, FlowRunFilter()).runs
         assert (run.id, run.flow_name, run.username) == (run_id, "Langflow flow", "lf")
+        # The rollup is built from the runs already there (docs/rollup.md).
+        assert check_rollup(engine).consistent
+        assert q.run_stats(engine, FlowRunFilter(), exact=False).status_counts == {"success": 1}
         assert run.started_at.utcoffset() is not None
         plain, _ = create_api_key(engine, "lf")
         principal = authenticate(engine, plain)

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -169,3 +170,68 @@ def test_rollup_equals_raw_rows_after_random_writes(engine: Engine, steps: list[
     assert result.consistent, result.differences
     for flt in (*FILTERS, FlowRunFilter(flow_ids=(world.flows[1],))):
         assert_stats_match(engine, flt)
+
+
+COUNTS = ["runs", "success", "failure", "cancelled", "running", "pending", "other"]
+
+
+def raw_durations(engine: Engine, flt: FlowRunFilter) -> pd.DataFrame:
+    """Stored (started_at, flow_id, duration_ms) of the runs with a duration, as pandas."""
+    columns = (FlowRun.started_at, FlowRun.flow_id, FlowRun.duration_ms)
+    query = FlowRun.__table__.select().with_only_columns(*columns)
+    with engine.connect() as conn:
+        rows = conn.execute(query.where(flt.where(), FlowRun.duration_ms.is_not(None))).all()
+    frame = pd.DataFrame(rows, columns=["started_at", "flow_id", "duration_ms"])
+    frame["started_at"] = pd.to_datetime(frame["started_at"], utc=True)
+    frame["duration_ms"] = frame["duration_ms"].astype("float64")
+    return frame
+
+
+def assert_within(found: pd.DataFrame, key: str, groups: dict[Any, Any]) -> None:
+    """p50/p95 of each row within the bound of its group's neighbouring order statistics."""
+    for _, row in found.iterrows():
+        values = groups.get(row[key])
+        for column, fraction in (("p50_ms", 0.5), ("p95_ms", 0.95)):
+            if values is None or not len(values):
+                assert pd.isna(row[column])
+                continue
+            low, high = bracket(np.asarray(values, dtype=float), fraction)
+            assert low <= row[column] <= high, (row[key], column, row[column], low, high)
+
+
+def assert_series_match(engine: Engine, flt: FlowRunFilter, bucket: str) -> None:
+    approx = q.run_timeseries(engine, flt, bucket=bucket, exact=False)
+    exact = q.run_timeseries(engine, flt, bucket=bucket, exact=True)
+    pd.testing.assert_frame_equal(approx[["bucket", *COUNTS]], exact[["bucket", *COUNTS]])
+    np.testing.assert_allclose(approx["avg_ms"], exact["avg_ms"], rtol=1e-9)
+    raw = raw_durations(engine, flt)
+    keys = raw["started_at"].dt.floor("h" if bucket == "hour" else "D")
+    groups = {k: g["duration_ms"].to_numpy() for k, g in raw.groupby(keys)}
+    assert_within(approx, "bucket", groups)
+    assert approx.attrs["approximate"] == bool(len(raw))
+
+
+def assert_flows_match(engine: Engine, flt: FlowRunFilter) -> None:
+    approx = q.flow_breakdown(engine, flt, exact=False)
+    exact = q.flow_breakdown(engine, flt, exact=True)
+    same = ["flow_id", "flow_name", *COUNTS, "without_duration", "last_run_at", "last_failure_at"]
+    pd.testing.assert_frame_equal(approx[same], exact[same])
+    np.testing.assert_allclose(approx["avg_ms"], exact["avg_ms"], rtol=1e-9)
+    raw = raw_durations(engine, flt)
+    assert_within(approx, "flow_id", {k: g["duration_ms"] for k, g in raw.groupby("flow_id")})
+
+
+WINDOW = FlowRunFilter(started_after=at(), started_before=at(days=4))
+
+
+@PROPERTY
+@given(steps=st.lists(operation, min_size=1, max_size=6))
+def test_series_and_flow_table_from_rollup_equal_raw_rows(engine: Engine, steps: list[Any]) -> None:
+    clear(engine)
+    world = make_world(engine)
+    for step in steps:
+        _apply(world, step)
+    for flt in (WINDOW, WINDOW.replace(statuses=("failure", "running"))):
+        assert_series_match(engine, flt, "hour")
+        assert_series_match(engine, flt, "day")
+        assert_flows_match(engine, flt)
