@@ -102,7 +102,9 @@ def _run_chooser(page: q.RunPage, selected: str | None, tz: str) -> None:
     )
 
 
-def _table(flt: FlowRunFilter, tz: str, sort: str, direction: str, size: int) -> q.RunPage:
+def _table(
+    flt: FlowRunFilter, tz: str, sort: str, direction: str, size: int
+) -> tuple[q.RunPage, int]:
     total = _count(flt)
     page = _page(flt, sort, direction, size)
     st.markdown(f"**{total:,} runs** match · {hs.page_label(rt.page_count(total, size))}")
@@ -115,7 +117,7 @@ def _table(flt: FlowRunFilter, tz: str, sort: str, direction: str, size: int) ->
     next_col.button(
         "Next →", on_click=hs.next_page, args=(page.next_cursor,), disabled=not page.next_cursor
     )
-    return page
+    return page, total
 
 
 def _detail(flt: FlowRunFilter, page: q.RunPage, run_id: str, tz: str) -> None:
@@ -124,8 +126,7 @@ def _detail(flt: FlowRunFilter, page: q.RunPage, run_id: str, tz: str) -> None:
     run_detail.render(run_id, tz, get_settings().read_only, in_filter)
 
 
-def _export(flt: FlowRunFilter) -> None:
-    total = _count(flt)
+def _export(flt: FlowRunFilter, total: int) -> None:
     with st.expander(f"Export these {total:,} runs as CSV"):
         columns = st.multiselect("Columns", EXPORT_COLUMNS, default=DEFAULT_EXPORT, key="h_export")
         st.download_button(
@@ -148,13 +149,13 @@ def body() -> None:
     # The detail opens beside the table; with no run chosen the table has the full width.
     table_col, detail_col = st.columns([3, 2], gap="medium") if run_id else (st.container(), None)
     with table_col:
-        page = _table(flt, tz, sort, direction, size)
+        page, total = _table(flt, tz, sort, direction, size)
         _run_chooser(page, hs.selected_run(), tz)
     if detail_col is not None:
         with detail_col:
             _detail(flt, page, run_id, tz)
     hs.remember(sort, direction, size)
-    _export(flt)
+    _export(flt, total)
 
 
 # Live: only this part reruns, on a timer. Otherwise a plain run (a fragment run would

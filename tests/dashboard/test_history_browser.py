@@ -41,7 +41,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
 
     url = f"sqlite:///{tmp_path_factory.mktemp('history-e2e') / 'flowruns.db'}"
     migrate.upgrade(url)
-    seed(url, runs=600, days=30)
+    seed(url, runs=300, days=30)
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWRUNS_")}
     env["FLOWRUNS_DATABASE_URL"] = url
@@ -173,7 +173,7 @@ def test_a_header_click_sorts_every_run_on_the_server(
     _, middle, right = _header_x(page, "duration")
     page.mouse.click(middle, y)  # type: ignore[attr-defined]
     _wait_url(page, "sort=duration_ms")
-    # Every matching run sorted, not the 25 on screen: the longest runs of all 600.
+    # Every matching run sorted, not the 25 on screen: the longest runs of all 300.
     _assert_column(page, "duration", _by_duration(rows, ascending=False))
     page.mouse.click(middle, y)  # type: ignore[attr-defined]  # again: the other way
     _wait_url(page, "dir=asc")
