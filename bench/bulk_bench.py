@@ -122,10 +122,14 @@ def measure(approach: str, args: argparse.Namespace, folder: str) -> dict[str, f
 
 def report(args: argparse.Namespace, samples: dict[str, list[dict[str, float]]]) -> str:
     load = Path("/proc/loadavg").read_text().split()[0]
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
     lines = [
         f"## {args.backend}, {args.runs:,} runs",
         "",
-        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {args.repeats} load(s) per approach,"
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC at commit {commit};"
+        f" {args.repeats} load(s) per approach,"
         f" alternating, each into a new empty database (schema and indexes in place) in its"
         f" own process; load average {load} on 2 shared cores.",
         "",

@@ -199,10 +199,14 @@ def summarise(samples: list[dict[str, float]]) -> dict[str, float]:
 def report(args: argparse.Namespace, label: str, results: dict[str, dict[str, float]]) -> str:
     ours, base = results["ours"], results["baseline"]
     load = Path("/proc/loadavg").read_text().split()[0]
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
     lines = [
         f"## {args.backend}, {label}",
         "",
-        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {args.repeats} run(s) per approach,"
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC at commit {commit};"
+        f" {args.repeats} run(s) per approach,"
         f" alternating, each in its own process; load average {load} on 2 shared cores."
         f" {ours['rows']:,.0f} rows, {ours['mb']:,.0f} MB of CSV.",
         "",
