@@ -23,10 +23,12 @@ from data.cli.errors import OutputFailed
 from data.cli.progress import ProgressBar
 from data.deletion import delete_runs
 from data.demo import generate_demo
-from data.errors import InvalidQuery
+from data.errors import Conflict, InvalidQuery
 from data.export import iter_csv
 from data.recorder import sweep_stuck
 from data.retention import RetentionPolicy, effective_policy, prune
+from data.rollup.histogram import RELATIVE_ERROR
+from data.rollup.maintain import check, rebuild, require_rollup
 from data.settings import get_settings
 from data.statuses import check_statuses
 
@@ -60,7 +62,7 @@ def _ms(value: float | None) -> str:
 
 
 def stats(args: argparse.Namespace, engine: Engine) -> int:
-    result = q.run_stats(engine, filter_from_args(args, engine))
+    result = q.run_stats(engine, filter_from_args(args, engine), exact=args.exact or None)
     rate = result.success_rate
     payload: dict[str, Any] = {
         "total_runs": result.total,
@@ -74,6 +76,7 @@ def stats(args: argparse.Namespace, engine: Engine) -> int:
         "p95_duration_ms": result.p95_duration_ms,
         "p99_duration_ms": result.p99_duration_ms,
         "max_duration_ms": result.max_duration_ms,
+        "approximate": result.approximate,
     }
     if args.json:
         print(json.dumps(payload, indent=2, sort_keys=True))
@@ -89,6 +92,7 @@ def stats(args: argparse.Namespace, engine: Engine) -> int:
     print(
         f"p50 / p95 / p99 {_ms(result.p50_duration_ms)} / {_ms(result.p95_duration_ms)} / "
         f"{_ms(result.p99_duration_ms)}"
+        + (f" (approximate, within {RELATIVE_ERROR:.1%})" if result.approximate else "")
     )
     print(
         "by trigger      "
@@ -254,3 +258,21 @@ def key_revoke(args: argparse.Namespace, engine: Engine) -> int:
     accounts.revoke_api_key(engine, key_id)
     print(f"revoked API key {key_id}")
     return 0
+
+
+def rollup_rebuild(args: argparse.Namespace, engine: Engine) -> int:
+    require_rollup(engine)
+    print(f"rollup rebuilt: {rebuild(engine):,} rows")
+    return 0
+
+
+def rollup_check(args: argparse.Namespace, engine: Engine) -> int:
+    require_rollup(engine)
+    result = check(engine)
+    if result.consistent:
+        print("rollup consistent with the runs")
+        return 0
+    differing = ", ".join(f"{t} {n:,}" for t, n in result.differences.items() if n)
+    raise Conflict(
+        f"rollup differs from the runs (rows: {differing}); run `flowruns rollup rebuild`"
+    )

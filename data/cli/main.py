@@ -5,6 +5,7 @@ initialised, 4 not found, 5 conflict; 1 only for an unexpected error, still in o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
@@ -12,7 +13,7 @@ from typing import NoReturn
 from data.cli.args import add_filter_arguments, bounded
 from data.cli.errors import EXIT_INPUT, report
 from data.db import InvalidDatabaseUrl, build_engine, parse_database_url
-from data.settings import get_settings
+from data.settings import SettingsError, get_settings
 
 DAYS = 36_500  # 100 years: more is a typo, and timedelta overflows long before int does
 MINUTES = DAYS * 24 * 60
@@ -39,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     stats = sub.add_parser("stats", help="print the KPIs of the filtered runs")
     add_filter_arguments(stats)
     stats.add_argument("--json", action="store_true", help="machine-readable output")
+    stats.add_argument(
+        "--exact", action="store_true", help="percentiles from raw rows, never from the rollup"
+    )
 
     prune = sub.add_parser("prune", help="apply the retention policy (flags override settings)")
     # 0 is refused, not read as "unset": it would mean "prune every finished run".
@@ -82,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     create_user.add_argument("username")
     create_user.add_argument("--superuser", action="store_true")
 
+    rollup = sub.add_parser("rollup", help="the overview's rollup tables").add_subparsers(
+        dest="rollup_command", required=True, parser_class=OneLineParser
+    )
+    rollup.add_parser("rebuild", help="recompute the rollup from the runs (one transaction)")
+    rollup.add_parser("check", help="compare the rollup with the runs (exit 5 if they differ)")
+
     keys = sub.add_parser("api-key", help="manage REST API keys").add_subparsers(
         dest="key_command", required=True, parser_class=OneLineParser
     )
@@ -108,15 +118,46 @@ HANDLERS: dict[str, str] = {
     "api-key:create": "key_create",
     "api-key:list": "key_list",
     "api-key:revoke": "key_revoke",
+    "rollup:rebuild": "rollup_rebuild",
+    "rollup:check": "rollup_check",
 }
 
 
 def _handler_name(args: argparse.Namespace) -> str:
-    detail = getattr(args, "user_command", None) or getattr(args, "key_command", None)
+    detail = (
+        getattr(args, "user_command", None)
+        or getattr(args, "key_command", None)
+        or getattr(args, "rollup_command", None)
+    )
     return f"{args.command}:{detail}" if detail else str(args.command)
 
 
+# Commands that only read: with FLOWRUNS_READ_DATABASE_URL they run on the replica.
+READ_COMMANDS = frozenset({"stats", "export"})
+
+
+def _reads_replica(args: argparse.Namespace) -> bool:
+    """An explicit --database-url wins: the replica is used only when none is given."""
+    return (
+        args.command in READ_COMMANDS
+        and args.database_url is None
+        and bool(get_settings().read_database_url)
+    )
+
+
+def _url_source(args: argparse.Namespace) -> str:
+    """The name an error about the database URL gives it (the setting it came from)."""
+    if args.database_url is not None:
+        return "--database-url"
+    with contextlib.suppress(SettingsError):  # reported on its own by _run
+        if _reads_replica(args):
+            return "FLOWRUNS_READ_DATABASE_URL"
+    return "FLOWRUNS_DATABASE_URL"
+
+
 def _database_url(args: argparse.Namespace) -> str:
+    if _reads_replica(args):
+        return str(get_settings().read_database_url)
     if args.database_url is None:
         return get_settings().resolved_database_url
     if not args.database_url.strip():
@@ -133,7 +174,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "init-db":
         return commands.init_db(args, url)
     handler: Handler = getattr(commands, HANDLERS[_handler_name(args)])
-    engine = build_engine(url)
+    engine = build_engine(url, read_only=_reads_replica(args))
     try:
         return handler(args, engine)
     finally:
@@ -147,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("flowruns: error: an argument is not valid UTF-8 text", file=sys.stderr)
         return EXIT_INPUT
     args = build_parser().parse_args(arguments)
-    url_source = "--database-url" if args.database_url is not None else "FLOWRUNS_DATABASE_URL"
+    url_source = _url_source(args)
     try:
         return _run(args)
     except BaseException as exc:  # every failure becomes one line; none escapes as a traceback

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, inspect, text
 
+from data.db import DatabaseUnavailable
 from data.rollup.histogram import bound_rows
 from data.rollup.schema import (
     BOUND,
@@ -35,6 +36,12 @@ class CheckResult:
     @property
     def consistent(self) -> bool:
         return not any(self.differences.values())
+
+
+def require_rollup(engine: Engine) -> None:
+    """``DatabaseUnavailable`` unless migration 0003 is applied."""
+    if not set(all_tables()) <= set(inspect(engine).get_table_names()):
+        raise DatabaseUnavailable("Rollup tables missing: run `flowruns init-db`")
 
 
 def fill_bounds(conn: Connection) -> None:

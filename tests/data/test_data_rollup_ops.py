@@ -4,6 +4,7 @@ downgrade removes it, and the planner reads the rollup for a 90-day overview."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy import Engine, event, text
 
 from data import migrate
 from data import queries as q
+from data.cli.main import main
 from data.filters import FlowRunFilter
 from data.rollup import reader
 from data.rollup.maintain import check, rebuild
@@ -145,3 +147,59 @@ def test_retention_delete_and_flow_cascade_follow(engine: Engine, world: World) 
         conn.execute(text("DELETE FROM flow WHERE name = 'alpha'"))
     assert check(engine).consistent
     assert q.run_stats(engine, DAYS, exact=False).total == 40
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], url: str, *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(["--database-url", url, *argv])
+    except SystemExit as exc:  # argparse rejects bad options itself
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_cli_rollup_check_and_rebuild(
+    engine: Engine, world: World, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed(world)
+    assert run_cli(capsys, db_url, "rollup", "check") == (
+        0,
+        "rollup consistent with the runs\n",
+        "",
+    )
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM flowrun_rollup_hour WHERE status = 'failure'"))
+    code, out, err = run_cli(capsys, db_url, "rollup", "check")
+    assert (code, out) == (5, "")
+    assert err.count("\n") == 1 and "flowrun_rollup_hour 20" in err and "rebuild" in err
+    code, out, _ = run_cli(capsys, db_url, "rollup", "rebuild")
+    assert code == 0 and out.startswith("rollup rebuilt: ")
+    assert run_cli(capsys, db_url, "rollup", "check")[0] == 0
+    code, _, err = run_cli(capsys, db_url, "rollup")
+    assert code == 2 and "rollup_command" in err
+
+
+def test_cli_stats_says_approximate(
+    engine: Engine,
+    world: World,
+    db_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seed(world)
+    monkeypatch.setattr(reader, "RAW_LIMIT", 10)
+    code, out, _ = run_cli(capsys, db_url, "stats", "--json")
+    assert code == 0 and json.loads(out)["approximate"] is True
+    code, out, _ = run_cli(capsys, db_url, "stats", "--json", "--exact")
+    assert code == 0 and json.loads(out)["approximate"] is False
+    code, out, _ = run_cli(capsys, db_url, "stats")
+    assert "(approximate, within 2.0%)" in out
+
+
+def test_cli_rollup_on_a_database_without_it(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    migrate.upgrade(url, "0002")
+    code, _, err = run_cli(capsys, url, "rollup", "check")
+    assert code == 3 and "run `flowruns init-db`" in err
