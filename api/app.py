@@ -40,9 +40,10 @@ def add_cors(app: FastAPI, origins: list[str]) -> None:
     )
 
 
-def create_app(database_url: str | None = None) -> FastAPI:
+def create_app(database_url: str | None = None, read_database_url: str | None = None) -> FastAPI:
     """The API over ``database_url`` (default: ``FLOWRUNS_DATABASE_URL``, else the
-    embedded SQLite file). The engine is created lazily, on the first request."""
+    embedded SQLite file), reading from ``read_database_url`` (default:
+    ``FLOWRUNS_READ_DATABASE_URL``, else the primary). Engines are created lazily."""
     app = FastAPI(
         title="FlowRun History API",
         version="1.0.0",
@@ -53,6 +54,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
         responses=COMMON_RESPONSES,
     )
     app.state.database_url = database_url
+    app.state.read_database_url = read_database_url
     install_error_handlers(app)
     settings = get_settings()
     # Added before CORS, so CORS (outermost) also decorates the limits' error answers.

@@ -10,7 +10,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy import Engine
 
 from data.accounts import Principal, authenticate
-from data.db import get_engine
+from data.db import get_engine, get_read_engine
 from data.filters import FlowRunFilter
 from data.settings import get_settings
 
@@ -28,7 +28,19 @@ def provide_engine(request: Request) -> Engine:
     return get_engine(url)
 
 
+def provide_read_engine(request: Request) -> Engine:
+    """Routes that only read: the replica's read-only engine when one is configured,
+    else the primary's. A replica may lag: a run just written can be missing there."""
+    state = request.app.state
+    if state.read_database_url:
+        return get_read_engine(state.read_database_url)
+    if state.database_url:  # an app made for one database reads from it too
+        return get_engine(state.database_url)
+    return get_read_engine()
+
+
 EngineDep = Annotated[Engine, Depends(provide_engine)]
+ReadEngineDep = Annotated[Engine, Depends(provide_read_engine)]
 
 
 def _unauthorized(detail: str) -> HTTPException:

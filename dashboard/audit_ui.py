@@ -39,14 +39,14 @@ def audit_section(tz: str) -> None:
         "killed half-way stays 'running', then reads 'interrupted'; 'affected' says how far "
         "it got."
     )
-    page = da.call(list_entries, limit=SHOWN)
+    page = da.read_call(list_entries, limit=SHOWN)
     if page.total == 0:
         st.info("No deletes recorded yet.")
         return
     st.dataframe(audit_frame(page.entries, tz), hide_index=True, key="a_table")
     shown = f"newest {SHOWN:,} of {page.total:,}" if page.total > SHOWN else f"{page.total:,}"
     st.caption(f"Entries shown: {shown}; times in {tz}.")
-    engine = da.engine()
+    engine = da.read_engine()
     st.download_button(
         "Download the audit log (CSV)",
         data=lambda: "".join(iter_csv(engine)),

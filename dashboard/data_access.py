@@ -2,6 +2,8 @@
 
 The engine is a ``st.cache_resource`` per URL; query results are ``st.cache_data``
 keyed on the URL string and the hashable ``FlowRunFilter``, with the configured TTL.
+Reads go to ``FLOWRUNS_READ_DATABASE_URL`` (a replica, through a read-only engine) when
+it is set; writes (``call``) and the run detail always go to the primary.
 """
 
 from __future__ import annotations
@@ -37,7 +39,28 @@ def database_url() -> str:
 
 
 def engine() -> Engine:
+    """The primary's engine: writes, and reads that must see the latest write."""
     return engine_for(database_url())
+
+
+@st.cache_resource(show_spinner=False)
+def _replica_engine_for(url: str) -> Engine:
+    return build_engine(url, read_only=True)
+
+
+def read_url() -> str:
+    """Where the cached reads go: the replica when one is configured, else the primary."""
+    return get_settings().resolved_read_database_url
+
+
+def _read_engine_for(url: str) -> Engine:
+    # Same URL as the primary: share its engine (one pool) instead of a second one.
+    return engine_for(url) if url == database_url() else _replica_engine_for(url)
+
+
+def read_engine() -> Engine:
+    """The engine of read-only queries (a replica may lag the primary by a moment)."""
+    return _read_engine_for(read_url())
 
 
 @functools.cache
@@ -54,100 +77,100 @@ def clear_caches() -> None:
 
 # Plain functions keyed on the URL string: cache_data hashes the arguments.
 def _run_stats(url: str, flt: FlowRunFilter) -> q.RunStats:
-    return q.run_stats(engine_for(url), flt)
+    return q.run_stats(_read_engine_for(url), flt)
 
 
 def _run_timeseries(url: str, flt: FlowRunFilter, tz: str) -> pd.DataFrame:
-    return q.run_timeseries(engine_for(url), flt, tz=tz)
+    return q.run_timeseries(_read_engine_for(url), flt, tz=tz)
 
 
 def _count_timeseries(url: str, flt: FlowRunFilter, by: str, tz: str) -> pd.DataFrame:
-    return q.count_timeseries(engine_for(url), flt, by=by, tz=tz)
+    return q.count_timeseries(_read_engine_for(url), flt, by=by, tz=tz)
 
 
 def _flow_breakdown(url: str, flt: FlowRunFilter) -> pd.DataFrame:
-    return q.flow_breakdown(engine_for(url), flt)
+    return q.flow_breakdown(_read_engine_for(url), flt)
 
 
 def _error_breakdown(url: str, flt: FlowRunFilter) -> pd.DataFrame:
-    return q.error_breakdown(engine_for(url), flt)
+    return q.error_breakdown(_read_engine_for(url), flt)
 
 
 def _run_points(url: str, flt: FlowRunFilter, limit: int) -> pd.DataFrame:
-    return recent_run_points(engine_for(url), flt, limit)
+    return recent_run_points(_read_engine_for(url), flt, limit)
 
 
 def _count_runs(url: str, flt: FlowRunFilter) -> int:
-    return q.count_runs(engine_for(url), flt)
+    return q.count_runs(_read_engine_for(url), flt)
 
 
 def _list_flows(url: str) -> list[tuple[uuid.UUID, str]]:
-    return q.list_flows(engine_for(url))
+    return q.list_flows(_read_engine_for(url))
 
 
 def _list_users(url: str) -> list[tuple[uuid.UUID, str]]:
-    return q.list_users(engine_for(url))
+    return q.list_users(_read_engine_for(url))
 
 
 def _flow_choices(url: str) -> list[q.FlowChoice]:
-    return q.list_flow_choices(engine_for(url))
+    return q.list_flow_choices(_read_engine_for(url))
 
 
 def _list_runs(url: str, flt: FlowRunFilter, page: tuple[str, str, int, str | None]) -> q.RunPage:
     sort, direction, limit, cursor = page
     return q.list_runs(
-        engine_for(url), flt, sort=sort, direction=direction, limit=limit, cursor=cursor
+        _read_engine_for(url), flt, sort=sort, direction=direction, limit=limit, cursor=cursor
     )
 
 
 def run_stats(flt: FlowRunFilter) -> q.RunStats:
-    return _cached(_run_stats)(database_url(), flt)
+    return _cached(_run_stats)(read_url(), flt)
 
 
 def run_timeseries(flt: FlowRunFilter, tz: str) -> pd.DataFrame:
     """Buckets are the hours/days/weeks of the chosen time zone."""
-    return _cached(_run_timeseries)(database_url(), flt, tz)
+    return _cached(_run_timeseries)(read_url(), flt, tz)
 
 
 def count_timeseries(flt: FlowRunFilter, by: str, tz: str) -> pd.DataFrame:
-    return _cached(_count_timeseries)(database_url(), flt, by, tz)
+    return _cached(_count_timeseries)(read_url(), flt, by, tz)
 
 
 def flow_breakdown(flt: FlowRunFilter) -> pd.DataFrame:
-    return _cached(_flow_breakdown)(database_url(), flt)
+    return _cached(_flow_breakdown)(read_url(), flt)
 
 
 def error_breakdown(flt: FlowRunFilter) -> pd.DataFrame:
-    return _cached(_error_breakdown)(database_url(), flt)
+    return _cached(_error_breakdown)(read_url(), flt)
 
 
 def run_points(flt: FlowRunFilter, limit: int) -> pd.DataFrame:
     """The newest ``limit`` runs as (id, flow, status, start, duration) points."""
-    return _cached(_run_points)(database_url(), flt, limit)
+    return _cached(_run_points)(read_url(), flt, limit)
 
 
 def count_runs(flt: FlowRunFilter) -> int:
-    return _cached(_count_runs)(database_url(), flt)
+    return _cached(_count_runs)(read_url(), flt)
 
 
 def list_flows() -> list[tuple[uuid.UUID, str]]:
-    return _cached(_list_flows)(database_url())
+    return _cached(_list_flows)(read_url())
 
 
 def list_users() -> list[tuple[uuid.UUID, str]]:
     """(id, username) of every user: the user filter's options."""
-    return _cached(_list_users)(database_url())
+    return _cached(_list_users)(read_url())
 
 
 def flow_labels() -> dict[str, str]:
     """Flow id (str) -> a label unique among all flows: the one source for flow pickers."""
-    return flow_labels_for(_cached(_flow_choices)(database_url()))
+    return flow_labels_for(_cached(_flow_choices)(read_url()))
 
 
 def list_runs(
     flt: FlowRunFilter, *, sort: str, direction: str, limit: int, cursor: str | None
 ) -> q.RunPage:
-    return _cached(_list_runs)(database_url(), flt, (sort, direction, limit, cursor))
+    return _cached(_list_runs)(read_url(), flt, (sort, direction, limit, cursor))
 
 
 def get_run(run_id: uuid.UUID) -> q.RunRecord | None:
@@ -158,7 +181,7 @@ def get_run(run_id: uuid.UUID) -> q.RunRecord | None:
 def csv_builder(flt: FlowRunFilter, columns: tuple[str, ...]) -> Callable[[], str]:
     """A callable for ``st.download_button``: the CSV is streamed from the database
     in chunks only when the user clicks, never on every rerun."""
-    bound = engine()
+    bound = read_engine()
 
     def build() -> str:
         return "".join(iter_csv(bound, flt, columns=columns))
@@ -167,13 +190,18 @@ def csv_builder(flt: FlowRunFilter, columns: tuple[str, ...]) -> Callable[[], st
 
 
 def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run a data-layer function with the app's engine (used by write actions)."""
+    """Run a data-layer function with the primary's engine (write actions)."""
     return fn(engine(), *args, **kwargs)
 
 
+def read_call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a read-only data-layer function, uncached, with the read engine."""
+    return fn(read_engine(), *args, **kwargs)
+
+
 def _is_demo(url: str) -> bool:
-    return is_demo_database(engine_for(url))
+    return is_demo_database(_read_engine_for(url))
 
 
 def is_demo() -> bool:
-    return _cached(_is_demo)(database_url())
+    return _cached(_is_demo)(read_url())

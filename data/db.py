@@ -30,7 +30,7 @@ SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 DEFAULT_BUSY_TIMEOUT_MS = 15_000
 
 
-def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int, read_only: bool) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
@@ -39,6 +39,8 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
         # Another engine may have stored bytes that are not UTF-8: read them with U+FFFD
         # instead of failing the whole query (sqlite3 raises on the first such value).
@@ -79,11 +81,15 @@ def _prepare_sqlite_folder(database: str | None) -> None:
         ) from None
 
 
-def build_engine(url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> Engine:
+def build_engine(
+    url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS, read_only: bool = False
+) -> Engine:
     """A new engine for ``url`` with the per-dialect settings this app relies on.
 
     ``busy_timeout_ms`` bounds how long a SQLite write waits for another writer's lock
     (the recorder uses a short one so it never stalls the work it records).
+    ``read_only`` makes every transaction read-only (a write routed here by mistake
+    fails at once, on a replica and on a primary alike).
     """
     parsed = parse_database_url(url)
     # Stored JSON is decoded leniently: one bad value written by another engine (NaN,
@@ -94,7 +100,10 @@ def build_engine(url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) ->
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout_ms / 1000}
     else:
         # Buckets from date_trunc follow the session time zone: pin it to UTC.
-        kwargs["connect_args"] = {"options": "-c timezone=utc", "connect_timeout": 5}
+        options = "-c timezone=utc"
+        if read_only:
+            options += " -c default_transaction_read_only=on"
+        kwargs["connect_args"] = {"options": options, "connect_timeout": 5}
         kwargs["pool_pre_ping"] = True
     try:
         engine = create_engine(parsed, **kwargs)
@@ -102,7 +111,7 @@ def build_engine(url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) ->
         # e.g. an async-only driver, or a driver that is not installed.
         raise InvalidDatabaseUrl(f"database URL: unusable driver ({exc})") from None
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine, busy_timeout_ms)
+        _configure_sqlite(engine, busy_timeout_ms, read_only)
     return engine
 
 
@@ -110,6 +119,21 @@ def build_engine(url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) ->
 def get_engine(url: str | None = None) -> Engine:
     """The process-wide engine for ``url`` (default: the configured database)."""
     return build_engine(url or get_settings().resolved_database_url)
+
+
+@lru_cache(maxsize=8)
+def _read_only_engine(url: str) -> Engine:
+    return build_engine(url, read_only=True)
+
+
+def get_read_engine(url: str | None = None) -> Engine:
+    """The process-wide engine for read-only queries: a read-only engine on ``url``, else
+    on ``FLOWRUNS_READ_DATABASE_URL``; without either, the primary's engine itself.
+
+    A replica may lag the primary: a run just recorded can be missing here for a moment.
+    """
+    read_url = url or get_settings().read_database_url
+    return _read_only_engine(read_url) if read_url else get_engine()
 
 
 @lru_cache(maxsize=8)

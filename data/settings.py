@@ -25,6 +25,10 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL. Unset: the embedded SQLite file var/flowruns.db.",
     )
+    read_database_url: str | None = Field(
+        default=None,
+        description="URL of a read replica for read-only queries. Unset: the primary.",
+    )
     stuck_run_timeout_minutes: int = Field(default=120, ge=1)
     delete_batch_size: int = Field(default=5000, ge=1, le=100_000)
     read_only: bool = Field(default=False, description="Dashboard hides destructive controls.")
@@ -63,6 +67,10 @@ class Settings(BaseSettings):
         return f"sqlite:///{DEFAULT_SQLITE_PATH.as_posix()}"
 
     @property
+    def resolved_read_database_url(self) -> str:
+        return self.read_database_url or self.resolved_database_url
+
+    @property
     def cors_origin_list(self) -> list[str]:
         return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
@@ -81,7 +89,7 @@ def describe_settings_error(exc: ValidationError) -> str:
     for error in exc.errors():
         field = str(error["loc"][0]) if error.get("loc") else "settings"
         message = f"{ENV_PREFIX}{field.upper()}: {error['msg']}"
-        if field != "database_url":  # a URL may hold a password: never echo it
+        if field not in ("database_url", "read_database_url"):  # may hold a password
             message += f" (got {str(error.get('input'))[:40]!r})"
         parts.append(message)
     return "; ".join(parts)

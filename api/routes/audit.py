@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from api.deps import EngineDep, PrincipalDep, current_principal, scope_user_id
+from api.deps import PrincipalDep, ReadEngineDep, current_principal, scope_user_id
 from api.errors import ERROR_RESPONSES
 from data.audit import AuditRecord, iter_csv, list_entries
 from data.models import utcnow
@@ -58,7 +58,7 @@ def _read(record: AuditRecord) -> AuditEntryRead:
 
 @router.get("/", responses=ERROR_RESPONSES, summary="List audit entries, newest first")
 def list_audit(
-    engine: EngineDep,
+    engine: ReadEngineDep,
     principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
@@ -80,7 +80,7 @@ def list_audit(
     },
     summary="Export audit entries as CSV",
 )
-def export_audit(engine: EngineDep, principal: PrincipalDep) -> StreamingResponse:
+def export_audit(engine: ReadEngineDep, principal: PrincipalDep) -> StreamingResponse:
     chunks = iter_csv(engine, user_id=scope_user_id(principal))
     # Read the first chunk before answering: an unreachable database is a 503, not a cut stream.
     body: Iterator[str] = itertools.chain(list(itertools.islice(chunks, 1)), chunks)

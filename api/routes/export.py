@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy import Engine
 
-from api.deps import EngineDep
+from api.deps import ReadEngineDep
 from api.errors import ERROR_RESPONSES
 from api.params import ScopedFilter
 from data.errors import InvalidQuery
@@ -77,7 +77,9 @@ def csv_response(engine: Engine, flt: FlowRunFilter, columns: str | None) -> Str
     responses={**CSV_RESPONSE, **ERROR_RESPONSES},
     summary="Export matching runs as CSV",
 )
-def export_csv(engine: EngineDep, flt: ScopedFilter, columns: Columns = None) -> StreamingResponse:
+def export_csv(
+    engine: ReadEngineDep, flt: ScopedFilter, columns: Columns = None
+) -> StreamingResponse:
     """Cells starting with `= + - @`, tab or CR are prefixed with `'`; JSON columns are
     serialised; times are UTC ISO-8601."""
     return csv_response(engine, flt, columns)

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
-from api.deps import EngineDep, PrincipalDep, scoped
+from api.deps import PrincipalDep, ReadEngineDep, scoped
 from api.errors import ERROR_RESPONSES
 from api.params import MAX_INT32, ScopedFilter
 from api.routes.export import CSV_RESPONSE, Columns, csv_response
@@ -56,7 +56,7 @@ def next_link(request: Request, cursor: str) -> str:
 def list_runs(
     request: Request,
     response: Response,
-    engine: EngineDep,
+    engine: ReadEngineDep,
     flt: ScopedFilter,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_INT32)] = 0,
@@ -108,7 +108,7 @@ def list_runs(
     responses={**NOT_FOUND, **ERROR_RESPONSES},
     summary="One run",
 )
-def get_run(run_id: uuid.UUID, engine: EngineDep, principal: PrincipalDep) -> q.RunRecord:
+def get_run(run_id: uuid.UUID, engine: ReadEngineDep, principal: PrincipalDep) -> q.RunRecord:
     found = q.get_run(engine, run_id, scoped(FlowRunFilter(), principal))
     if found is None:
         raise NotFound(f"Flow run {run_id} not found")

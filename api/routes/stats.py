@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 import pandas as pd
 from fastapi import APIRouter, Query
 
-from api.deps import EngineDep
+from api.deps import ReadEngineDep
 from api.errors import ERROR_RESPONSES
 from api.params import Days, ScopedFilter, with_window
 from api.schemas import FlowStats, PeriodStats, StatsResponse, TimeseriesResponse
@@ -25,7 +25,7 @@ def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 @router.get("/stats", responses=ERROR_RESPONSES, summary="KPIs for a period, with the previous")
-def get_stats(engine: EngineDep, flt: ScopedFilter, days: Days = None) -> StatsResponse:
+def get_stats(engine: ReadEngineDep, flt: ScopedFilter, days: Days = None) -> StatsResponse:
     """Counts, success rate (percent of finished runs), average and p50/p95/p99 duration,
     and the same values for the equally long period just before (`previous`)."""
     window = with_window(flt, days)
@@ -42,7 +42,7 @@ def get_stats(engine: EngineDep, flt: ScopedFilter, days: Days = None) -> StatsR
 
 @router.get("/stats/timeseries", responses=ERROR_RESPONSES, summary="Runs per time bucket")
 def get_timeseries(
-    engine: EngineDep,
+    engine: ReadEngineDep,
     flt: ScopedFilter,
     days: Days = None,
     bucket: Annotated[
@@ -77,7 +77,7 @@ def get_timeseries(
     responses=ERROR_RESPONSES,
     summary="Per-flow breakdown",
 )
-def get_flow_breakdown(engine: EngineDep, flt: ScopedFilter, days: Days = None) -> Any:
+def get_flow_breakdown(engine: ReadEngineDep, flt: ScopedFilter, days: Days = None) -> Any:
     """Per flow, busiest first: runs per status, success rate, average/p50/p95 duration,
     last run and last failure."""
     return frame_records(q.flow_breakdown(engine, with_window(flt, days)))
