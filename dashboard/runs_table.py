@@ -14,10 +14,10 @@ import streamlit as st
 
 from dashboard import history_state as hs
 from dashboard.formatting import (
-    STATUS_COLOURS,
     human_duration,
     local_time,
     md_escape,
+    status_colour,
     status_label,
 )
 from data.queries import RunPage
@@ -87,7 +87,8 @@ def sort_key_of(column: str) -> str | None:
 def styled(frame: pd.DataFrame) -> Any:
     def colour(label: str) -> str:
         status = str(label).split(" ", 1)[-1]
-        return f"color: {STATUS_COLOURS.get(status, 'inherit')}; font-weight: 600"
+        # The charts' colour map, "other" colour for statuses no engine of ours writes.
+        return f"color: {status_colour(status)}; font-weight: 600"
 
     return frame.style.map(colour, subset=["status"])
 

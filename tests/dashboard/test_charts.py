@@ -280,3 +280,16 @@ def test_time_axis_spans_the_whole_range_in_the_zone() -> None:
     assert fig.layout.xaxis.range == ("2026-05-01 00:00:00", "2026-05-08 00:00:00")
     assert fig.layout.xaxis.tickformat == "%Y-%m-%d"
     assert "%I" not in fig.layout.xaxis.hoverformat and "%p" not in fig.layout.xaxis.hoverformat
+
+
+def test_tables_use_the_charts_status_colours() -> None:
+    from dashboard.runs_table import styled
+
+    frame = pd.DataFrame({"status": ["● success", "● failure", "● SUCCESS"]})
+    styles = styled(frame)._compute().ctx  # (row, column) -> [(property, value)]
+    colour = {row: dict(props)["color"] for (row, _), props in styles.items()}
+    assert colour == {
+        0: colours.STATUS_COLOURS["success"],
+        1: colours.STATUS_COLOURS["failure"],
+        2: colours.OTHER_COLOUR,  # legacy upper case: not a status we know
+    }
