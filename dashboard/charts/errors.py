@@ -9,15 +9,7 @@ import plotly.graph_objects as go
 
 from dashboard.charts.colours import OTHER_COLOUR, series_colour
 from dashboard.charts.labels import plain
-from dashboard.charts.time import (
-    Bounds,
-    base_layout,
-    bucket_customdata,
-    bucket_unit,
-    buckets,
-    partial_bar_marker,
-    time_axis,
-)
+from dashboard.charts.time import Bounds, bucket_bars, bucket_customdata, buckets, stacked_layout
 
 TOP_TYPES = 8
 NO_TYPE, OTHER_TYPES = "(no type)", "(other types)"
@@ -52,22 +44,12 @@ def error_trend(trend: pd.DataFrame, tz: str, bounds: Bounds, now: datetime) -> 
     for index, kind in enumerate(types):
         key = "" if kind in (NO_TYPE, OTHER_TYPES) else kind
         colour = OTHER_COLOUR if kind == OTHER_TYPES else series_colour(index)
+        custom = bucket_customdata(frame, key, frame[kind], plain(kind))
+        hover = "%{customdata[3]}<br>%{customdata[5]}: %{customdata[4]:,} failures<extra></extra>"
         fig.add_trace(
-            go.Bar(
-                x=frame["mid"],
-                y=frame[kind],
-                width=frame["width_ms"] * 0.9,
-                name=plain(kind),
-                marker=partial_bar_marker(frame, colour),
-                customdata=bucket_customdata(frame, key, frame[kind], plain(kind)),
-                hovertemplate="%{customdata[3]}<br>%{customdata[5]}: "
-                "%{customdata[4]:,} failures<extra></extra>",
+            bucket_bars(
+                frame, frame[kind], name=plain(kind), colour=colour, customdata=custom, hover=hover
             )
         )
-    fig.update_layout(
-        **base_layout(),
-        barmode="stack",
-        xaxis=time_axis(bucket_unit(frame), tz, bounds),
-        yaxis={"title": {"text": "Failures"}, "tickformat": ",d", "automargin": True},
-    )
+    fig.update_layout(**stacked_layout(frame, tz, bounds, "Failures"))
     return fig

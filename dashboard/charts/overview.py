@@ -21,11 +21,12 @@ from dashboard.charts.labels import plain, rate_text
 from dashboard.charts.time import (
     Bounds,
     base_layout,
+    bucket_bars,
     bucket_customdata,
     bucket_unit,
     buckets,
     line_traces,
-    partial_bar_marker,
+    stacked_layout,
     time_axis,
 )
 
@@ -66,14 +67,13 @@ def success_and_volume(series: pd.DataFrame, tz: str, bounds: Bounds, now: datet
     custom = _outcome_columns(frame)
     fig = go.Figure()
     fig.add_trace(
-        go.Bar(
-            x=frame["mid"],
-            y=frame["runs"],
-            width=frame["width_ms"] * 0.9,
+        bucket_bars(
+            frame,
+            frame["runs"],
             name="Runs",
-            marker=partial_bar_marker(frame, VOLUME_COLOUR),
+            colour=VOLUME_COLOUR,
             customdata=custom,
-            hovertemplate=RATE_HOVER,
+            hover=RATE_HOVER,
         )
     )
     for trace in line_traces(
@@ -137,24 +137,20 @@ def status_mix(series: pd.DataFrame, tz: str, bounds: Bounds, now: datetime) -> 
     for status in ordered_statuses(c for c in counts.columns if counts[c].sum() > 0):
         shown = plain(status)
         custom = bucket_customdata(frame, status, counts[status], frame["runs"], shown)
+        hover = (
+            "%{customdata[3]}<br>%{customdata[6]}: %{customdata[4]:,} of %{customdata[5]:,} runs"
+        )
         fig.add_trace(
-            go.Bar(
-                x=frame["mid"],
-                y=counts[status],
-                width=frame["width_ms"] * 0.9,
+            bucket_bars(
+                frame,
+                counts[status],
                 name=shown,
-                marker=partial_bar_marker(frame, status_colour(status)),
+                colour=status_colour(status),
                 customdata=custom,
-                hovertemplate="%{customdata[3]}<br>%{customdata[6]}: %{customdata[4]:,} of "
-                "%{customdata[5]:,} runs<extra></extra>",
+                hover=hover + "<extra></extra>",
             )
         )
-    fig.update_layout(
-        **base_layout(),
-        barmode="stack",
-        xaxis=time_axis(bucket_unit(frame), tz, bounds),
-        yaxis={"title": {"text": "Runs"}, "tickformat": ",d", "automargin": True},
-    )
+    fig.update_layout(**stacked_layout(frame, tz, bounds, "Runs"))
     return fig
 
 

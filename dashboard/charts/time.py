@@ -165,6 +165,31 @@ def line_traces(
     ]
 
 
+def bucket_bars(
+    frame: pd.DataFrame, y: pd.Series, *, name: str, colour: str, customdata: Any, hover: str
+) -> go.Bar:
+    """Bars over the buckets of ``frame`` (from ``buckets``), each as wide as its bucket
+    (DST days too), partial ones hatched."""
+    return go.Bar(
+        x=frame["mid"],
+        y=y,
+        width=frame["width_ms"] * 0.9,
+        name=name,
+        marker=partial_bar_marker(frame, colour),
+        customdata=customdata,
+        hovertemplate=hover,
+    )
+
+
+def stacked_layout(frame: pd.DataFrame, tz: str, bounds: Bounds, y_title: str) -> dict[str, Any]:
+    return {
+        **base_layout(),
+        "barmode": "stack",
+        "xaxis": time_axis(bucket_unit(frame), tz, bounds),
+        "yaxis": {"title": {"text": y_title}, "tickformat": ",d", "automargin": True},
+    }
+
+
 def partial_bar_marker(frame: pd.DataFrame, colour: str | list[str]) -> dict[str, Any]:
     """Bars of partial buckets are hatched and lighter ("in progress", not a drop)."""
     return {
