@@ -132,8 +132,9 @@ def get_read_engine(url: str | None = None) -> Engine:
 
     A replica may lag the primary: a run just recorded can be missing here for a moment.
     """
-    read_url = url or get_settings().read_database_url
-    return _read_only_engine(read_url) if read_url else get_engine()
+    settings = get_settings()
+    read_url = url or settings.read_database_url
+    return _read_only_engine(read_url) if read_url else get_engine(settings.resolved_database_url)
 
 
 @lru_cache(maxsize=8)

@@ -10,7 +10,7 @@ import io
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import streamlit as st
@@ -140,7 +140,10 @@ def test_api_writes_go_to_the_primary_and_reads_to_the_standby_postgres(
 
 
 def test_a_recorded_run_becomes_readable_after_replication_postgres(
-    replicated: Replicated, tenant: Tenant, client: TestClient
+    replicated: Replicated,
+    tenant: Tenant,
+    client: TestClient,
+    record_testsuite_property: Callable[[str, object], None],
 ) -> None:
     recorded_at = time.monotonic()
     run_id = record(client, tenant, status="success")
@@ -152,7 +155,7 @@ def test_a_recorded_run_becomes_readable_after_replication_postgres(
     assert wait_until(readable, LAG_TIMEOUT_SECONDS, step=0.01)
     lag = time.monotonic() - recorded_at
     assert lag < LAG_TIMEOUT_SECONDS
-    print(f"run readable on the standby {lag * 1000:.0f} ms after it was recorded")
+    record_testsuite_property("replica_visible_after_ms", str(round(lag * 1000)))
 
 
 def test_the_read_engine_refuses_writes_postgres(replicated: Replicated, tenant: Tenant) -> None:
