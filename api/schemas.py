@@ -89,6 +89,11 @@ class PeriodStats(BaseModel):
     period_days: float
     started_after: datetime | None
     started_before: datetime | None
+    approximate: bool = Field(
+        default=False,
+        description="True when the percentiles (and max) came from the rollup's duration "
+        "histograms: within 2% of the exact values; `exact=true` computes them from raw rows",
+    )
 
     @classmethod
     def from_stats(
@@ -116,6 +121,7 @@ class PeriodStats(BaseModel):
             period_days=span.total_seconds() / 86400 if span else 0.0,
             started_after=started_after,
             started_before=started_before,
+            approximate=stats.approximate,
         )
 
 
@@ -149,6 +155,11 @@ class TimeseriesResponse(BaseModel):
     started_after: datetime | None
     started_before: datetime | None
     points: list[TimeseriesPoint]
+    approximate: bool = Field(
+        default=False,
+        description="True when the percentiles (and max) came from the rollup's duration "
+        "histograms: within 2% of the exact values; `exact=true` computes them from raw rows",
+    )
 
 
 class FlowStats(OutcomeStats):
@@ -156,6 +167,11 @@ class FlowStats(OutcomeStats):
     flow_name: str | None
     last_run_at: datetime | None
     last_failure_at: datetime | None
+    approximate: bool = Field(
+        default=False,
+        description="True when the percentiles (and max) came from the rollup's duration "
+        "histograms: within 2% of the exact values; `exact=true` computes them from raw rows",
+    )
 
 
 class Health(BaseModel):

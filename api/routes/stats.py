@@ -14,6 +14,13 @@ from api.schemas import FlowStats, PeriodStats, StatsResponse, TimeseriesRespons
 from data import queries as q
 
 router = APIRouter()
+Exact = Annotated[
+    bool,
+    Query(
+        description="Compute percentiles from raw rows; by default large ranges read them "
+        "from the rollup's histograms (within 2%, flagged `approximate`)"
+    ),
+]
 
 
 def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -25,11 +32,13 @@ def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 @router.get("/stats", responses=ERROR_RESPONSES, summary="KPIs for a period, with the previous")
-def get_stats(engine: ReadEngineDep, flt: ScopedFilter, days: Days = None) -> StatsResponse:
+def get_stats(
+    engine: ReadEngineDep, flt: ScopedFilter, days: Days = None, exact: Exact = False
+) -> StatsResponse:
     """Counts, success rate (percent of finished runs), average and p50/p95/p99 duration,
     and the same values for the equally long period just before (`previous`)."""
     window = with_window(flt, days)
-    stats = q.run_stats(engine, window)
+    stats = q.run_stats(engine, window, exact=exact or None)
     current = PeriodStats.from_stats(stats, window.started_after, window.started_before)
     previous_window = window.previous_period()
     previous = None
@@ -55,18 +64,20 @@ def get_timeseries(
             description="IANA time zone whose hours/days/weeks (Monday) make the buckets",
         ),
     ] = "UTC",
+    exact: Exact = False,
 ) -> TimeseriesResponse:
     """Per bucket of the zone `tz` (each point's `bucket` is the UTC instant it starts):
     runs per status, average/p50/p95 duration and success rate. Empty buckets inside the
     window are included with zero runs."""
     window = with_window(flt, days)
-    frame = q.run_timeseries(engine, window, bucket=bucket, tz=tz)
+    frame = q.run_timeseries(engine, window, bucket=bucket, tz=tz, exact=exact or None)
     return TimeseriesResponse.model_validate(
         {
             "bucket": frame.attrs["bucket"],
             "started_after": window.started_after,
             "started_before": window.started_before,
             "points": frame_records(frame),
+            "approximate": frame.attrs["approximate"],
         }
     )
 
@@ -77,7 +88,10 @@ def get_timeseries(
     responses=ERROR_RESPONSES,
     summary="Per-flow breakdown",
 )
-def get_flow_breakdown(engine: ReadEngineDep, flt: ScopedFilter, days: Days = None) -> Any:
+def get_flow_breakdown(
+    engine: ReadEngineDep, flt: ScopedFilter, days: Days = None, exact: Exact = False
+) -> Any:
     """Per flow, busiest first: runs per status, success rate, average/p50/p95 duration,
     last run and last failure."""
-    return frame_records(q.flow_breakdown(engine, with_window(flt, days)))
+    frame = q.flow_breakdown(engine, with_window(flt, days), exact=exact or None)
+    return frame_records(frame.assign(approximate=frame.attrs["approximate"]))
