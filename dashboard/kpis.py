@@ -9,9 +9,14 @@ import streamlit as st
 from dashboard.formatting import count, delta, human_duration, percent
 from data.models import FlowRunStatus
 from data.queries import RunStats
+from data.rollup.histogram import RELATIVE_ERROR
 
 NO_EARLIER = "no earlier data"
 NO_CHANGE = "no change"
+APPROXIMATE_NOTE = (
+    f"≈ approximate: percentiles from the rollup's duration histograms, within "
+    f"{RELATIVE_ERROR:.0%} of the exact values."
+)
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,11 @@ def _tile(
     return Tile(label, value, text, colour, "auto")
 
 
+def approximately(stats: RunStats, value: str) -> str:
+    """ "≈ 1.2 s" when the percentiles came from the rollup's histograms (within 2 %)."""
+    return f"≈ {value}" if stats.approximate and value != "-" else value
+
+
 def tiles(stats: RunStats) -> list[Tile]:
     """The six tiles; pure, so tests can read them. "In progress" has no delta: runs
     still active in a past period mean nothing for now."""
@@ -93,7 +103,7 @@ def tiles(stats: RunStats) -> list[Tile]:
         ),
         _tile(
             "p50 duration",
-            human_duration(stats.p50_duration_ms),
+            approximately(stats, human_duration(stats.p50_duration_ms)),
             diff(stats.p50_duration_ms, prev and prev.p50_duration_ms),
             _signed_duration,
             "inverse",
@@ -101,7 +111,7 @@ def tiles(stats: RunStats) -> list[Tile]:
         ),
         _tile(
             "p95 duration",
-            human_duration(stats.p95_duration_ms),
+            approximately(stats, human_duration(stats.p95_duration_ms)),
             diff(stats.p95_duration_ms, prev and prev.p95_duration_ms),
             _signed_duration,
             "inverse",
@@ -122,6 +132,8 @@ def render(stats: RunStats) -> None:
             delta_arrow=tile.arrow,  # type: ignore[arg-type]
             border=True,
         )
+    if stats.approximate:
+        st.caption(APPROXIMATE_NOTE)
     if stats.previous is None:
         st.caption("Deltas need a bounded time range (choose a preset or custom dates).")
     else:

@@ -12,6 +12,7 @@ from dashboard import state as s
 from dashboard.charts.flows import failure_rate_bars, sparklines
 from dashboard.charts.grid import flow_grid
 from dashboard.formatting import local_time, plural
+from dashboard.kpis import APPROXIMATE_NOTE
 from data import queries as q
 
 
@@ -28,6 +29,8 @@ table = da.flow_breakdown(flt)
 if table.empty:
     st.info("No runs match these filters.")
     st.stop()
+if table.attrs.get("approximate"):
+    st.caption(APPROXIMATE_NOTE)
 previous = flt.previous_period()
 table = q.flag_flows(table, None if previous is None else da.flow_breakdown(previous))
 # Labels, not names: two flows may share a name (different owners).

@@ -60,7 +60,9 @@ def body() -> None:
         fig = charts.success_and_volume(series, tz, bounds, now)
         sel.plot(fig, "ov_volume", sel.time_chart("ov_volume"))
     with right:
-        st.subheader("Duration p50 / p95")
+        st.subheader(
+            "Duration p50 / p95" + (" (≈ approximate)" if series.attrs.get("approximate") else "")
+        )
         fig = charts.duration_percentiles(series, tz, bounds, now)
         sel.plot(fig, "ov_duration", sel.time_chart("ov_duration"))
     left, right = st.columns(2)
