@@ -135,6 +135,10 @@ COMMAND_CASES = cases(
         (("bogus-command",), INPUT, "invalid choice: 'bogus-command'"),
         (("init-db", "--force"), INPUT, "unrecognized arguments: --force"),
         (("stats", "--json=yes"), INPUT, "--json: ignored explicit argument"),
+        (("stats", "--exact=1"), INPUT, "--exact: ignored explicit argument"),
+        (("rollup",), INPUT, "required: rollup_command"),
+        (("rollup", "drop"), INPUT, "invalid choice: 'drop'"),
+        (("rollup", "check", "--fix"), INPUT, "unrecognized arguments: --fix"),
     ]
 )
 
@@ -218,6 +222,14 @@ BAD_ENV_URLS: list[tuple[str, str]] = [
     ("bogus", "FLOWRUNS_DATABASE_URL: cannot be parsed"),
     ("mysql://u@h/db", "FLOWRUNS_DATABASE_URL: 'mysql' is not supported"),
     ("sqlite+pysqlcipher://x", "FLOWRUNS_DATABASE_URL: unusable driver"),
+]
+ENV_CASES += [
+    Case(command, INPUT, needle, env={"FLOWRUNS_READ_DATABASE_URL": url})
+    for url, needle in (
+        ("bogus", "FLOWRUNS_READ_DATABASE_URL: cannot be parsed"),
+        ("mysql://u@h/db", "FLOWRUNS_READ_DATABASE_URL: 'mysql' is not supported"),
+    )
+    for command in (("stats",), ("export",))
 ]
 ENV_CASES += [
     Case(command, INPUT, needle, env={"FLOWRUNS_DATABASE_URL": url})

@@ -144,7 +144,9 @@ def test_bad_setting(
     engine = build_engine(sqlite_url)
     before = fingerprint(engine)
     # A bad FLOWRUNS_DATABASE_URL must be the URL in use: then no --database-url.
-    url_option = [] if "FLOWRUNS_DATABASE_URL" in case.env else ["--database-url", sqlite_url]
+    # (and a read replica is used only when no --database-url is given)
+    from_env = {"FLOWRUNS_DATABASE_URL", "FLOWRUNS_READ_DATABASE_URL"} & set(case.env)
+    url_option = [] if from_env else ["--database-url", sqlite_url]
     code, out, err = invoke(capsys, [*url_option, *case.args(tmp_path)])
     check(case, code, out, err)
     assert fingerprint(engine) == before
