@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import streamlit as st
 from fastapi.testclient import TestClient
-from reliability.reliakit import API, Tenant, make_tenant, wait_until
+from reliability.reliakit import API, Tenant, dashboard, make_tenant, wait_until
 from replicakit import Replicated
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
@@ -217,3 +217,8 @@ def test_dashboard_reads_from_the_standby_and_acts_on_the_primary_postgres(
     assert da.call(q.count_runs, everything) == on_standby + 1
     detail = da.get_run(run_id)
     assert detail is not None and detail.status == "running"
+    # The real app: the Overview's "Runs" tile counts what the standby has.
+    app = dashboard(replicated.primary_url, {"range": "all"})
+    assert not app.exception, [str(e.value) for e in app.exception]
+    runs_tile = next(metric for metric in app.metric if metric.label == "Runs")
+    assert int(runs_tile.value.replace(",", "")) == on_standby
