@@ -29,11 +29,11 @@ class InvalidCursor(InvalidQuery):
     from another ``order_by``/``order_dir``); the message names the problem."""
 
 
-# Cursor keys outside this range cannot come from a real page and overflow UTC
-# conversions; the same bounds as the API's time filters.
-CURSOR_EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
-CURSOR_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
-MAX_INT64 = 2**63 - 1
+# Any key a page can end on is accepted back: a run another engine dated year 1 or
+# 9999, or stored with a negative duration, must still be able to end a page. What is
+# refused is a key that cannot be such a value (a time that overflows UTC, an integer
+# beyond 64 bits) or whose type the sort column cannot be compared with.
+MIN_INT64, MAX_INT64 = -(2**63), 2**63 - 1
 CURSOR_FIELDS = frozenset({"s", "d", "k", "id"})
 NOT_OURS = "cursor: not a cursor returned by this API"
 
@@ -55,14 +55,14 @@ def _cursor_payload(cursor: str) -> dict[str, Any]:
 
 def _time_key(key: Any) -> datetime:
     try:
+        if not isinstance(key, dict) or set(key) != {"ts"}:
+            raise TypeError("not a time key")
         moment = datetime.fromisoformat(key["ts"])
-        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-        in_range = CURSOR_EARLIEST <= moment.astimezone(UTC) < CURSOR_LATEST
-    except (TypeError, KeyError, ValueError, OverflowError):
-        in_range = False
-    if not in_range or set(key) != {"ts"}:
-        raise InvalidCursor(f"{NOT_OURS} (the started_at key must be a time in 1900-2200)")
-    return moment
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidCursor(
+            f"{NOT_OURS} (the started_at key must be an ISO time within years 1-9999 in UTC)"
+        ) from None
 
 
 def _cursor_key(sort: str, key: Any) -> Any:
@@ -71,7 +71,7 @@ def _cursor_key(sort: str, key: Any) -> Any:
     if sort == "started_at":
         return _time_key(key)
     if sort == "duration_ms":
-        if isinstance(key, bool) or not isinstance(key, int) or not -1 <= key <= MAX_INT64:
+        if isinstance(key, bool) or not isinstance(key, int) or not MIN_INT64 <= key <= MAX_INT64:
             raise InvalidCursor(f"{NOT_OURS} (the duration_ms key must be a 64-bit integer)")
         return key
     if not isinstance(key, str) or "\x00" in key or has_lone_surrogate(key):
