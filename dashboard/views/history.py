@@ -51,7 +51,7 @@ def _order_controls() -> tuple[str, str, int]:
 
 
 def _count(flt: FlowRunFilter) -> int:
-    return da.call(q.count_runs, flt) if live else da.count_runs(flt)
+    return da.read_call(q.count_runs, flt) if live else da.count_runs(flt)
 
 
 def _page(flt: FlowRunFilter, sort: str, direction: str, size: int) -> q.RunPage:
@@ -60,7 +60,7 @@ def _page(flt: FlowRunFilter, sort: str, direction: str, size: int) -> q.RunPage
     order = {"sort": sort, "direction": direction, "limit": size}
     try:
         if live:
-            return da.call(q.list_runs, flt, cursor=cursor, **order)
+            return da.read_call(q.list_runs, flt, cursor=cursor, **order)
         return da.list_runs(flt, cursor=cursor, **order)
     except InvalidQuery as exc:  # a link's cursor that is not one, or is for another order
         if cursor is None:
