@@ -18,6 +18,8 @@ import math
 from collections.abc import Iterable, Sequence
 from functools import cache
 
+import numpy as np
+
 FACTOR = 1.04
 RELATIVE_ERROR = math.sqrt(FACTOR) - 1
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -66,32 +68,33 @@ def bucket_of(value: int) -> int:
     return rows[low][0]
 
 
+@cache
+def _representatives() -> np.ndarray:
+    """``representative(bucket)`` for every bucket, indexed by ``bucket + OFFSET``."""
+    return np.array([representative(b) for b in range(-OFFSET, OFFSET + 1)])
+
+
+OFFSET = len(positive_buckets()) - 1
+
+
 def histogram_percentiles(
     counts: Iterable[tuple[int, int]], fractions: Sequence[float] = PERCENTILES
 ) -> tuple[float | None, ...]:
     """Percentiles (linear interpolation between order statistics, like
     ``percentile_cont``) of the values described by (bucket, count) pairs, each order
     statistic taken as its bucket's representative value."""
-    ordered = sorted((bucket, n) for bucket, n in counts if n > 0)
-    total = sum(n for _, n in ordered)
-    if total == 0:
+    pairs = sorted((bucket, n) for bucket, n in counts if n > 0)
+    if not pairs:
         return tuple(None for _ in fractions)
-    return tuple(_interpolated(ordered, fraction * (total - 1)) for fraction in fractions)
-
-
-def _interpolated(ordered: list[tuple[int, int]], rank: float) -> float:
-    below = math.floor(rank)
-    low, high = _order_statistic(ordered, below), _order_statistic(ordered, math.ceil(rank))
-    return low + (high - low) * (rank - below)
-
-
-def _order_statistic(ordered: list[tuple[int, int]], rank: int) -> float:
-    seen = 0
-    for bucket, n in ordered:
-        seen += n
-        if rank < seen:
-            return representative(bucket)
-    return representative(ordered[-1][0])
+    buckets = np.fromiter((b for b, _ in pairs), dtype=np.int64, count=len(pairs))
+    seen = np.cumsum(np.fromiter((n for _, n in pairs), dtype=np.int64, count=len(pairs)))
+    values = _representatives()[buckets + OFFSET]
+    ranks = np.asarray(fractions, dtype=float) * (seen[-1] - 1)
+    below, above = np.floor(ranks), np.ceil(ranks)
+    # The k-th smallest value (0-based) lies in the first bucket whose running count > k.
+    low = values[np.searchsorted(seen, below, side="right")]
+    high = values[np.searchsorted(seen, above, side="right")]
+    return tuple(float(x) for x in low + (high - low) * (ranks - below))
 
 
 def highest(counts: Iterable[tuple[int, int]]) -> float | None:

@@ -90,7 +90,7 @@ def grouped_outcomes(
         )
         .where(on_table(flt.where(), totals))
         .group_by(*groups, totals.c.status)
-    )
+    ).all()
     for group, status, runs, count, total, last in rows:
         outcome = found[group]
         name = canonical(status)
@@ -107,7 +107,7 @@ def grouped_outcomes(
         select(hist_key, histogram.c.bucket, func.sum(histogram.c.runs))
         .where(on_table(flt.where(), histogram))
         .group_by(*hist_groups, histogram.c.bucket)
-    )
+    ).all()
     for group, bucket, runs in buckets:
         found[group].histogram[int(bucket)] = int(runs)
     return dict(found)

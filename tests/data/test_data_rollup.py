@@ -23,11 +23,18 @@ from data.filters import FlowRunFilter
 from data.models import FlowRun
 from data.recorder import sweep_stuck
 from data.retention import RetentionPolicy, prune
-from data.rollup.histogram import RELATIVE_ERROR
+from data.rollup.histogram import (
+    PERCENTILES,
+    RELATIVE_ERROR,
+    bound_rows,
+    bucket_of,
+    histogram_percentiles,
+    representative,
+)
 from data.rollup.maintain import check
 
 PROPERTY = settings(
-    max_examples=8,
+    max_examples=5,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -235,3 +242,35 @@ def test_series_and_flow_table_from_rollup_equal_raw_rows(engine: Engine, steps:
         assert_series_match(engine, flt, "hour")
         assert_series_match(engine, flt, "day")
         assert_flows_match(engine, flt)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(st.integers(-(2**62), 2**62), st.integers(-100, 5000)), min_size=1, max_size=60
+    )
+)
+def test_histogram_percentiles_within_the_bound(values: list[int]) -> None:
+    """Every value is within RELATIVE_ERROR of its bucket's representative, so each
+    percentile lies within the bound of its neighbouring order statistics."""
+    for value in values:
+        found = representative(bucket_of(value))
+        assert abs(found - value) <= RELATIVE_ERROR * abs(value) + 1e-9 * abs(value)
+    counts: dict[int, int] = {}
+    for value in values:
+        counts[bucket_of(value)] = counts.get(bucket_of(value), 0) + 1
+    array = np.array(values, dtype=float)
+    for fraction, found in zip(PERCENTILES, histogram_percentiles(counts.items()), strict=True):
+        low, high = bracket(array, fraction)
+        assert found is not None
+        assert low - 1e-9 * abs(low) <= found <= high + 1e-9 * abs(high)
+
+
+def test_rollup_buckets_match_the_generated_bounds() -> None:
+    """The stored bound rows and the Python lookup agree at every bucket edge."""
+    rows = bound_rows()
+    assert [b for b, _ in rows] == sorted(b for b, _ in rows)
+    for bucket, low in rows[::7]:
+        assert bucket_of(low) == bucket
+        if low > -(2**63):
+            assert bucket_of(low - 1) == bucket - 1
