@@ -150,7 +150,10 @@ def flow_pick(selection: Selection, state: FilterState) -> FilterState | None:
 
 
 def grid_pick(selection: Selection, state: FilterState) -> FilterState | None:
-    """A grid cell -> that flow and that bucket."""
+    """A grid cell -> that flow and that bucket; a drag -> that span (all flows)."""
+    dragged = box_span(selection)
+    if dragged:
+        return with_span(state, *dragged)
     custom = _first_custom(selection)
     flow_id = _uuid(custom[0]) if custom else None
     span = _bucket(custom, first=1) if custom else None
@@ -196,8 +199,13 @@ def _apply(key: str, pick: Pick, jump: bool) -> None:
 
 
 def _run_selected(key: str) -> None:
+    """A run clicked in the scatter -> its detail on History; a drag -> that span."""
     event = st.session_state.get(key)
-    run_id = run_pick(dict(getattr(event, "selection", None) or {}))
+    selection = dict(getattr(event, "selection", None) or {})
+    if box_span(selection):
+        _apply(key, time_pick, False)
+        return
+    run_id = run_pick(selection)
     if run_id:
         s.apply(s.current_state())  # re-stored: a page switch drops unrendered widget values
         hs.select_run(run_id)  # History opens that run's detail

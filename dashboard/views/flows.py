@@ -102,7 +102,7 @@ failed = (
     else trend.iloc[:0]
 )
 fig = flow_grid(trend, failed, labels, tz, bounds, now)
-sel.plot(fig, "flows_grid", sel.grid_chart("flows_grid"), ("points",))
+sel.plot(fig, "flows_grid", sel.grid_chart("flows_grid"))
 st.caption(
     "Colour: failed runs / runs per cell; outlined cells are buckets still in progress. "
     "Click a cell to open that flow and bucket in History."

@@ -29,7 +29,7 @@ def scatter(flt: FlowRunFilter, tz: str) -> None:
     st.subheader("Newest runs")
     points = da.run_points(flt, SCATTER_RUNS)
     untimed = int(points["duration_ms"].isna().sum())
-    sel.plot(runs_scatter(points, tz), "ov_runs", sel.run_chart("ov_runs"), ("points",))
+    sel.plot(runs_scatter(points, tz), "ov_runs", sel.run_chart("ov_runs"))
     note = f"The newest {len(points):,} matching runs; click one to open it in History."
     if untimed:
         note += f" {untimed:,} without a duration (still active) are not drawn."

@@ -61,6 +61,9 @@ def test_error_flow_grid_and_run_picks() -> None:
     cell = sel.grid_pick(_click(FLOW, "2026-05-01T10:00", "2026-05-01T11:00", "span"), BASE)
     assert cell is not None and cell.flows == (FLOW,)
     assert (cell.from_ts, cell.to_ts) == (datetime(2026, 5, 1, 10), datetime(2026, 5, 1, 11))
+    box = {"points": [], "box": [{"x": ["2026-05-01 10:00", "2026-05-01 12:00"]}]}
+    dragged = sel.grid_pick(box, BASE)
+    assert dragged is not None and dragged.flows == () and dragged.to_ts == datetime(2026, 5, 1, 12)
     assert sel.run_pick(_click(FLOW.upper())) == FLOW
     assert sel.run_pick({"points": [], "box": []}) is None
     assert sel.time_pick({"points": [{"x": 1}], "box": []}, BASE) is None
