@@ -8,7 +8,7 @@ PORT ?= 8501
 API_PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test api lint venv-runtime venv-dev browser clean
+.PHONY: run test api lint venv-runtime venv-dev browser clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ lint: venv-dev
 ## Lint, type-check, then the whole suite on SQLite and (if reachable) PostgreSQL.
 test: venv-dev browser lint
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## Ours against the baselines on cached 100k and 1M datasets (BENCH_ARGS="--sizes 10m" opt-in).
+BENCH_ARGS ?=
+bench: venv-dev
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -51,10 +51,12 @@ def rate(row: Row | None) -> str:
 def dataset_table(key: str, data: dict[str, Any]) -> list[str]:
     rows: list[Row] = data["rows"]
     built = data.get("built_rows_per_s")
+    floor = data.get("round_trip_ms")
     lines = [
         f"### {key}: {data['runs']:,} runs",
         "",
         f"Commit {data.get('commit', '?')}, load average {data.get('load_average', '?')}"
+        + (f"; `SELECT 1` {floor[0]:.1f} / {floor[1]:.1f} ms before / after" if floor else "")
         + (f"; dataset built now at {built:,.0f} rows/s." if built else "; cached dataset."),
         "",
         "Median ms [min-max] (peak RSS of the scenario's process); the ratio is the"
@@ -77,6 +79,10 @@ def dataset_table(key: str, data: dict[str, Any]) -> list[str]:
         label = f"{scenario}: {variant}"
         if scenario == "filtered_depths" and ours:
             label += f" (p95 {ms(ours['p95_s'])} ms over {ours['deepest_page']:,} pages)"
+        for name in ("ours", "exact"):
+            if by.get(name, {}).get("parts_ms"):
+                parts = " / ".join(f"{k} {v:,.0f}" for k, v in by[name]["parts_ms"].items())
+                label += f"<br>{name}: {parts} ms"
         cells = [cell(ours), cell(by.get("exact")), cell(by.get("pandas")), cell(original)]
         lines.append(f"| {label} | {' | '.join(cells)} | {ratio} |")
     delete = find(rows, "retention", "*")
@@ -195,7 +201,7 @@ def write_report(stored: dict[str, Any], path: Path) -> None:
         "",
         "Written by `python -m bench.run` (`make bench`) on"
         f" {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: ours against the baselines in the same run"
-        " on the same cached demo datasets (200 flows over 90 days), each scenario in its own"
+        " on the same cached demo datasets (runs over 90 days), each scenario in its own"
         " process. 2 shared cores; other work was running on the machine.",
         "",
         "## Headline (for the README)",
