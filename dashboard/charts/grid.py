@@ -3,6 +3,7 @@ by failure rate; a click on a cell opens History for that flow and bucket."""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 import numpy as np
@@ -18,6 +19,11 @@ HOVER = (
     "%{customdata[7]}<br>%{customdata[3]}<br>Runs: %{customdata[4]:,}"
     "<br>Failures: %{customdata[5]:,}<br>Failure rate: %{customdata[6]}<extra></extra>"
 )
+
+
+def _worst(rates: pd.Series) -> float:
+    top = rates.max()
+    return 0.0 if pd.isna(top) else float(top)
 
 
 def grid_cells(runs: pd.DataFrame, failures: pd.DataFrame) -> pd.DataFrame:
@@ -75,7 +81,8 @@ def flow_grid(
                 "size": max(6, min(22, 900 // columns)),
                 "color": frame["rate"],
                 "cmin": 0,
-                "cmax": 1,
+                # Zoomed to the worst cell (tenths, at least 10%) so 5% and 20% differ.
+                "cmax": min(1.0, max(0.1, math.ceil(_worst(frame["rate"]) * 10) / 10)),
                 "colorscale": FAILURE_SCALE,
                 "line": {"width": [2 if p else 0 for p in frame["partial"]], "color": "#555"},
                 "colorbar": {"title": {"text": "Failure rate"}, "tickformat": ".0%"},

@@ -83,7 +83,8 @@ def buckets(series: pd.DataFrame, tz: str, bounds: Bounds, now: datetime) -> pd.
     frame["span"] = x.dt.strftime(SHOWN) + " to " + x_end.dt.strftime(SHOWN) + f" ({tz})"
     frame["note"] = _notes(start, end, bounds, now)
     frame["partial"] = frame["note"] != ""
-    frame["span"] = frame["span"] + frame["note"].map(lambda n: f" · {n}" if n else "")
+    pairs = zip(frame["span"], frame["note"], strict=True)
+    frame["span"] = [span + (f" · {note}" if note else "") for span, note in pairs]
     frame.attrs = dict(series.attrs)
     return frame
 

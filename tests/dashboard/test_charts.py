@@ -293,3 +293,30 @@ def test_tables_use_the_charts_status_colours() -> None:
         1: colours.STATUS_COLOURS["failure"],
         2: colours.OTHER_COLOUR,  # legacy upper case: not a status we know
     }
+
+
+def test_grid_colour_scale_zooms_to_the_worst_cell() -> None:
+    a = str(uuid.UUID(int=1))
+    h0 = datetime(2026, 5, 1, 10, tzinfo=UTC)
+    all_runs = _flow_trend([(h0, a, 100), (h0 + timedelta(hours=1), a, 100)])
+    failed = _flow_trend([(h0, a, 23), (h0 + timedelta(hours=1), a, 2)])
+    fig = grid.flow_grid(all_runs, failed, {}, "UTC", None, h0 + timedelta(days=1))
+    assert fig.data[0].marker.cmax == 0.3 and fig.data[0].marker.cmin == 0
+    quiet = grid.flow_grid(all_runs, failed.iloc[:0], {}, "UTC", None, h0 + timedelta(days=1))
+    assert quiet.data[0].marker.cmax == 0.1  # no failures: the scale still spans 0-10%
+
+
+def test_empty_frames_give_empty_figures() -> None:
+    now = datetime(2026, 5, 1, tzinfo=UTC)
+    flows_trend = _flow_trend([])
+    assert len(grid.flow_grid(flows_trend, flows_trend, {}, "UTC", None, now).data[0].x) == 0
+    assert flows.sparklines(flows_trend, ["a"], "UTC", None, now) == ([[]], 0)
+    series = _series([], [], [])
+    assert list(overview.success_and_volume(series, "UTC", None, now).data[0].y) == []
+    assert overview.status_mix(series, "UTC", None, now).data == ()
+    errors_trend = pd.DataFrame(
+        {"bucket": pd.to_datetime([], utc=True), "error_type": [], "runs": []}
+    )
+    errors_trend.attrs["bucket"] = "day"
+    assert errors.error_trend(errors_trend, "UTC", None, now).data == ()
+    assert runs.runs_scatter(_points(0), "UTC").data == ()
