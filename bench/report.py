@@ -213,6 +213,9 @@ def write_report(stored: dict[str, Any], path: Path) -> None:
         "Approaches: " + "; ".join(f"{k} = {v}" for k, v in APPROACHES.items()) + ".",
         "",
     ]
-    for key, data in stored.items():
+    for key, data in sorted(stored.items(), key=lambda item: (item[1]["runs"], item[0])):
         lines += dataset_table(key, data)
+    notes = path.parent / "results" / "run-notes.md"  # the hand-written reading, kept
+    if notes.exists():
+        lines += ["", notes.read_text(encoding="utf-8")]
     path.write_text("\n".join(lines), encoding="utf-8")

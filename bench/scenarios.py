@@ -132,14 +132,14 @@ def overview(engine: Engine, url: str, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def flows(engine: Engine, url: str, p: dict[str, Any]) -> dict[str, Any]:
-    flt = window(90)
+    flt = window(p.get("days", 90))
     if p["approach"] == "orm":
         return {"samples": samples(lambda: orm_flow_table(orm_rows(engine, flt)), 1, False)}
     return {"samples": samples(lambda: q.flow_breakdown(engine, flt), p["repeats"], True)}
 
 
 def errors(engine: Engine, url: str, p: dict[str, Any]) -> dict[str, Any]:
-    flt = window(90)
+    flt = window(p.get("days", 90))
     if p["approach"] == "orm":
         return {"samples": samples(lambda: orm_error_groups(engine, flt), 1, False)}
     return {"samples": samples(lambda: q.error_breakdown(engine, flt), p["repeats"], True)}
