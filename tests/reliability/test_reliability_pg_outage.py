@@ -141,7 +141,7 @@ def test_postgres_outage_answers_503_then_recovers_without_restart(
     assert statuses <= {200, 201, 503}, f"unexpected statuses {statuses}"
 
     healthy = probe.between(0, stopping)
-    assert len(healthy) >= 8 and all(o.status in (200, 201) for o in healthy)
+    assert len(healthy) >= 4 and all(o.status in (200, 201) for o in healthy)
 
     outage = probe.between(down + 0.05, restarting)
     assert len(outage) >= 10, "too few requests landed in the outage window"
