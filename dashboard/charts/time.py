@@ -111,7 +111,13 @@ def base_layout(height: int = 300, **extra: Any) -> dict[str, Any]:
     layout: dict[str, Any] = {
         "height": height,
         "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
-        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+        "legend": {
+            "orientation": "h",
+            "yanchor": "bottom",
+            "y": 1.02,
+            "x": 0,
+            "traceorder": "normal",  # stacked bars would list their series bottom-up reversed
+        },
         "hovermode": "closest",
         "selectdirection": "h",
     }
@@ -161,6 +167,7 @@ def line_traces(
             },
             customdata=customdata,
             hovertemplate=hovertemplate,
+            cliponaxis=False,  # a point at 100% sits on the axis edge: draw it whole
             **common,
         ),
     ]
