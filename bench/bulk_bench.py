@@ -126,7 +126,7 @@ def report(args: argparse.Namespace, samples: dict[str, list[dict[str, float]]])
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
     ).stdout.strip()
     lines = [
-        f"## {args.backend}, {args.runs:,} runs",
+        f"### {args.backend}, {args.runs:,} runs",
         "",
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC at commit {commit};"
         f" {args.repeats} load(s) per approach,"

@@ -203,7 +203,7 @@ def report(args: argparse.Namespace, label: str, results: dict[str, dict[str, fl
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
     ).stdout.strip()
     lines = [
-        f"## {args.backend}, {label}",
+        f"### {args.backend}, {label}",
         "",
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC at commit {commit};"
         f" {args.repeats} run(s) per approach,"
