@@ -3,19 +3,12 @@ module and dropped with pg_dropcluster --stop even when a test (or the setup) fa
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import pytest
 from reliability.reliakit import PrivateCluster, postgres_required
-from replicakit import ReplicaPair, Replicated
+from replicakit import ReplicaPair, Replicated, free_port
 from sqlalchemy.engine import make_url
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

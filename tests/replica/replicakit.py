@@ -6,6 +6,7 @@ with ``pg_dropcluster --stop``."""
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -20,6 +21,12 @@ STANDBY_CONFIG = {
     "pg_hba.conf": "local all all trust\nhost all all 127.0.0.1/32 trust\n",
     "pg_ident.conf": "",
 }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _run(*command: str) -> None:
