@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, func, literal, select
+from sqlalchemy import Connection, Engine, String, Table, func, literal, select, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
 
 from data.filters import FlowRunFilter
@@ -29,6 +29,7 @@ from data.rollup.histogram import highest, histogram_percentiles
 from data.rollup.routing import on_table, rollup_grain
 from data.rollup.schema import Grain
 from data.statuses import KNOWN_STATUSES, canonical, status_in
+from data.types import as_utc
 
 GroupOf = Callable[[Table], ColumnElement[Any]]
 TABLES: dict[Grain, tuple[Table, Table]] = {
@@ -64,6 +65,17 @@ class Outcomes:
         return self.duration_sum / self.duration_count if self.duration_count else None
 
 
+def _moment(value: Any) -> datetime | None:
+    """A period as an aware datetime; ``None`` for text another engine stored that is no
+    timestamp at all (reading never fails on one bad stored value)."""
+    if isinstance(value, datetime):
+        return as_utc(value)
+    try:
+        return as_utc(datetime.fromisoformat(str(value)))
+    except ValueError:
+        return None
+
+
 def _latest(current: datetime | None, candidate: datetime | None) -> datetime | None:
     if current is None or candidate is None:
         return current or candidate
@@ -86,7 +98,7 @@ def grouped_outcomes(
             func.sum(totals.c.runs),
             func.sum(totals.c.duration_count),
             func.sum(totals.c.duration_sum),
-            func.max(totals.c.period),
+            func.max(type_coerce(totals.c.period, String())).label("last"),
         )
         .where(on_table(flt.where(), totals))
         .group_by(*groups, totals.c.status)
@@ -98,6 +110,7 @@ def grouped_outcomes(
         outcome.statuses[name] = outcome.statuses.get(name, 0) + int(runs)
         outcome.duration_count += int(count)
         outcome.duration_sum += float(total)
+        last = _moment(last)
         outcome.last_period = _latest(outcome.last_period, last)
         if name == FAILURE:
             outcome.last_failure_period = _latest(outcome.last_failure_period, last)

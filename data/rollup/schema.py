@@ -28,9 +28,13 @@ WATCHED = ("started_at", "flow_id", "status", "trigger_type", "duration_ms")
 TRIGGER_NAMES = ("flowrun_rollup_insert", "flowrun_rollup_update", "flowrun_rollup_delete")
 PG_TRUNCATE_TRIGGER = "flowrun_rollup_truncate"
 _PERIOD = {
+    # Text strftime cannot read (another engine's garbage) is kept as it is: the write must
+    # not fail, and raw-row bounds compare that same text.
     "sqlite": {
-        "hour": "strftime('%Y-%m-%d %H:00:00.000000', {row}.started_at)",
-        "day": "strftime('%Y-%m-%d 00:00:00.000000', {row}.started_at)",
+        "hour": "coalesce(strftime('%Y-%m-%d %H:00:00.000000', {row}.started_at),"
+        " CAST({row}.started_at AS TEXT), '')",
+        "day": "coalesce(strftime('%Y-%m-%d 00:00:00.000000', {row}.started_at),"
+        " CAST({row}.started_at AS TEXT), '')",
     },
     "postgresql": {
         "hour": "date_trunc('hour', {row}.started_at, 'UTC')",

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, event, text
 from data import migrate
 from data import queries as q
 from data.cli.main import main
+from data.db import build_engine
 from data.filters import FlowRunFilter
 from data.rollup import reader
 from data.rollup.maintain import check, rebuild
@@ -203,3 +204,32 @@ def test_cli_rollup_on_a_database_without_it(
     migrate.upgrade(url, "0002")
     code, _, err = run_cli(capsys, url, "rollup", "check")
     assert code == 3 and "run `flowruns init-db`" in err
+
+
+def test_another_engines_odd_sqlite_values_are_written_and_followed(tmp_path: Any) -> None:
+    """Unparsable timestamps, text durations, BLOB statuses: the write succeeds (the trigger
+    must never refuse another program's row) and check stays clean."""
+    url = f"sqlite:///{tmp_path / 'odd.db'}"
+    migrate.upgrade(url)
+    engine = build_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO flow (id, name, updated_at) VALUES ('f', 'f', 'x')"))
+            for i, (started, duration, status) in enumerate(
+                [
+                    ("garbage", 5, "success"),
+                    ("2024-01-01T05:00:00+02:00", "12ms", b"\xff"),
+                    (None, None, "failure"),
+                ]
+            ):
+                conn.execute(
+                    text(
+                        "INSERT INTO flow_run (id, flow_id, status, started_at, duration_ms,"
+                        " trigger_type, components_executed) VALUES (:i, 'f', :s, :t, :d, 'api', 0)"
+                    ),
+                    {"i": str(i), "s": status, "t": started or "2024-01-02", "d": duration},
+                )
+        assert check(engine).consistent
+        assert q.run_stats(engine, FlowRunFilter(), exact=False).total == 3
+    finally:
+        engine.dispose()
