@@ -1,13 +1,22 @@
 """Fixtures of the reliability tests: a private PostgreSQL cluster (stopped and started by
-the fault tests; the shared server is never touched) and the load-bench module."""
+the fault tests; the shared server is never touched), the load-bench module, and a
+poisoned database per backend."""
 
 from __future__ import annotations
 
+import shutil
+import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from types import ModuleType
 
 import pytest
+from poisonrows import PoisonedDatabase, poison
 from reliakit import PrivateCluster, load_bench_module, postgres_required
+
+from data.accounts import create_api_key, create_user
+from data.db import build_engine
+from data.demo import generate_demo
 
 
 @pytest.fixture(scope="session")
@@ -50,3 +59,37 @@ def record_figure(
         record_testsuite_property(f"{test}.{name}", str(value))
 
     return record
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def poisoned(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    sqlite_template: Path,
+    load_bench: ModuleType,
+) -> Iterator[PoisonedDatabase]:
+    """One poisoned database per backend for each module using it (the tests only read, or
+    write a few runs of their own, and compare against what is stored when they run)."""
+    pg_name = None
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("poison") / "poison.db"
+        shutil.copy(sqlite_template, path)
+        url = f"sqlite:///{path}"
+    else:
+        request.getfixturevalue("pg_database_url")  # skips or fails like every PG test
+        pg_name = f"flowruns_poison_{uuid.uuid4().hex[:8]}"
+        url = load_bench.ensure_database(pg_name)
+    engine = build_engine(url)
+    try:
+        generate_demo(engine, 120, days=10, seed=3)
+        world = poison(engine, url)
+        create_user(engine, "poison-admin", superuser=True)
+        for who, username in (("admin", "poison-admin"), ("owner", "**root** <b>x</b>")):
+            world.headers[who] = {"x-api-key": create_api_key(engine, username)[0]}
+        yield world
+    finally:
+        engine.dispose()
+        if pg_name:
+            load_bench.drop_database(pg_name)

@@ -9,6 +9,7 @@ cannot exist on PostgreSQL (its ``json`` type refuses NaN and invalid text, its
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -213,3 +214,10 @@ def poison(engine: Engine, url: str) -> PoisonedDatabase:
                 )
             )
     return world
+
+
+def strict_json(text: str) -> Any:
+    def refuse(token: str) -> None:
+        raise AssertionError(f"{token} in a JSON response")
+
+    return json.loads(text, parse_constant=refuse)

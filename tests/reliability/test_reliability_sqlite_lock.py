@@ -50,7 +50,7 @@ READS = {
 @contextmanager
 def write_lock(url: str) -> Iterator[sqlite3.Connection]:
     """Another process's writer, as SQLite sees it: a separate connection holding the
-    RESERVED lock (BEGIN IMMEDIATE) with an uncommitted insert."""
+    RESERVED lock (BEGIN IMMEDIATE) with an uncommitted write."""
     conn = sqlite3.connect(str(make_url(url).database), isolation_level=None)
     try:
         conn.execute("BEGIN IMMEDIATE")
