@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, String, Table, func, select, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
 
 from data.errors import InvalidQuery
@@ -91,9 +91,15 @@ def run_timeseries(
     if grain is None:
         records = _raw_records(engine, flt, expression)
     else:
-        records = grouped_records(
-            engine, grain, flt, lambda table: on_table(expression, table), "bucket"
-        )
+        # UTC buckets as long as the grain: the period is the bucket (no per-row function,
+        # and the primary key's order saves the sort). Keys come back as text, which
+        # ``to_utc`` parses in one vectorised call instead of one datetime per row.
+        same = zone_info is UTC and chosen == grain
+
+        def key(table: Table) -> ColumnElement[Any]:
+            return type_coerce(table.c.period if same else on_table(expression, table), String())
+
+        records = grouped_records(engine, grain, flt, key, "bucket")
     frame = pd.DataFrame(
         [{**row, "percentiles": percentiles(row["percentiles"])} for row in records],
         columns=["bucket", "runs", *STATUS_VALUES, "without_duration", "avg_ms", "percentiles"],
