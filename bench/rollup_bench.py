@@ -94,14 +94,14 @@ def median_s(work: Callable[[], object], repeats: int) -> float:
 
 
 def read_costs(
-    backend: str, runs: int, folder: str, existing: str | None
+    backend: str, runs: int, folder: str, existing: str | None, end: datetime
 ) -> tuple[list[str], list[str]]:
     if existing:  # a database built before (e.g. bench/run.py's cache): measure only
         engine = build_engine(existing)
         with engine.connect() as conn:
             runs = conn.execute(text("SELECT count(*) FROM flow_run")).scalar_one()
         notes = [f"- existing database with {runs:,} runs (rollup built by migration 0003)"]
-        return notes, overview_rows(engine)
+        return notes, overview_rows(engine, end)
     name = "flowruns_r1_read"
     url = database(backend, name, folder)
     migrate.upgrade(url)
@@ -131,15 +131,13 @@ def read_costs(
             )
         }
     notes.append("- rollup rows: " + ", ".join(f"{t} {n:,}" for t, n in sizes.items()))
-    rows = overview_rows(engine)
+    rows = overview_rows(engine, end)
     engine.dispose()
     drop(backend, name)
     return notes, rows
 
 
-def overview_rows(engine: Engine) -> list[str]:
-    end = NOW
-
+def overview_rows(engine: Engine, end: datetime) -> list[str]:
     def window(days: int) -> FlowRunFilter:
         return FlowRunFilter(started_after=end - timedelta(days=days), started_before=end)
 
@@ -167,11 +165,9 @@ def main() -> None:
     parser.add_argument("--url", help="measure the overview on this existing database")
     parser.add_argument("--now", help="end of its 90 days (ISO, UTC), default " + NOW.isoformat())
     args = parser.parse_args()
-    if args.now:
-        global NOW
-        NOW = datetime.fromisoformat(args.now)
+    end = datetime.fromisoformat(args.now) if args.now else NOW
     with tempfile.TemporaryDirectory() as folder:
-        notes, rows = read_costs(args.backend, args.runs, folder, args.url)
+        notes, rows = read_costs(args.backend, args.runs, folder, args.url, end)
         writes = [] if args.url else write_costs(args.backend, args.write_runs, folder)
     report = "\n".join(
         [
