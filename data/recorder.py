@@ -1,5 +1,5 @@
-"""Recording runs: start/finish primitives, a context manager and decorator for engines
-that embed us, and the sweep that closes runs left behind in running/pending.
+"""Recording runs: start/finish primitives, and a context manager and decorator for engines
+that embed us. The sweep that closes runs left behind in running/pending is ``data.sweep``.
 """
 
 from __future__ import annotations
@@ -9,18 +9,16 @@ import functools
 import inspect
 import logging
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import Engine, Row, select, update
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy import Engine, select, update
 
 from data import record_writer
-from data.audit import AuditContext, AuditHandle, audited, filter_criteria
 from data.db import session_scope
 from data.errors import Conflict, InvalidQuery, NotFound
 from data.filters import FlowRunFilter
@@ -33,10 +31,9 @@ R = TypeVar("R")
 
 FINISHING_STATUSES = frozenset(FlowRunStatus.finished())
 MAX_ERROR_MESSAGE_CHARS = 10_000
-SWEEP_BATCH = 500
 
 
-def _duration_ms(started_at: datetime, ended_at: datetime) -> int:
+def duration_ms_between(started_at: datetime, ended_at: datetime) -> int:
     return max(0, round((ended_at - started_at).total_seconds() * 1000))
 
 
@@ -102,7 +99,7 @@ def finish_run(
         values: dict[str, Any] = {
             "status": status,
             "ended_at": ended_at,
-            "duration_ms": _duration_ms(row.started_at, ended_at),
+            "duration_ms": duration_ms_between(row.started_at, ended_at),
             "outputs": outputs,
             "error_type": error_type,
             "error_message": (error_message or None) and error_message[:MAX_ERROR_MESSAGE_CHARS],
@@ -253,74 +250,3 @@ def _jsonable(value: Any) -> Any:
     except (TypeError, ValueError):
         return {"repr": repr(value)[:1000]}
     return value
-
-
-def sweep_stuck(
-    engine: Engine,
-    timeout: timedelta,
-    *,
-    now: datetime | None = None,
-    dry_run: bool = False,
-    audit: AuditContext | None = None,
-) -> int:
-    """Mark runs still pending/running after ``timeout`` as failure with error_type Timeout.
-
-    Batches of ``SWEEP_BATCH`` runs, one transaction each; a batch the database refuses is
-    retried row by row, so one bad row (e.g. a duration past a 32-bit column) is skipped,
-    logged and named in the audit entry while every other run is still swept.
-    """
-    if timeout <= timedelta(0):
-        raise InvalidQuery("timeout: must be positive")
-    now = now or utcnow()
-    stuck = FlowRunFilter(statuses=FlowRunStatus.active(), started_before=now - timeout)
-    minutes = round(timeout.total_seconds() / 60)
-    criteria = {"filter": filter_criteria(stuck), "timeout_minutes": minutes}
-    with audited(engine, audit, "sweep", criteria, dry_run=dry_run) as entry:
-        with engine.connect() as conn:
-            rows = conn.execute(select(FlowRun.id, FlowRun.started_at).where(stuck.where())).all()
-        entry.matched = len(rows)
-        if dry_run:
-            return len(rows)
-        skipped: list[str] = []
-        for start in range(0, len(rows), SWEEP_BATCH):
-            batch = rows[start : start + SWEEP_BATCH]
-            if not _sweep_batch(engine, batch, now, minutes, entry):
-                for row in batch:
-                    if not _sweep_batch(engine, [row], now, minutes, entry):
-                        skipped.append(str(row.id))
-        if skipped:
-            entry.error = f"{len(skipped)} run(s) could not be updated: {', '.join(skipped[:20])}"
-            log.warning("sweep-stuck: %s", entry.error)
-    return entry.affected
-
-
-def _sweep_batch(
-    engine: Engine,
-    rows: Sequence[Row[uuid.UUID, datetime]],
-    now: datetime,
-    minutes: int,
-    entry: AuditHandle,
-) -> bool:
-    """Fail ``rows`` in one transaction; False (and nothing changed) if a value is refused."""
-    before = (entry.affected, entry.batches)
-    try:
-        with engine.begin() as conn:
-            updated = 0
-            for row in rows:
-                updated += conn.execute(
-                    update(FlowRun)
-                    .where(FlowRun.id == row.id, status_in(FlowRunStatus.active()))
-                    .values(
-                        status=FlowRunStatus.FAILURE.value,
-                        ended_at=now,
-                        duration_ms=_duration_ms(row.started_at, now),
-                        error_type="Timeout",
-                        error_message=f"Run did not finish within {minutes} minutes; marked failed",
-                    )
-                ).rowcount
-            entry.record_batch(conn, entry.affected + updated)
-    except (DataError, IntegrityError) as exc:
-        entry.affected, entry.batches = before
-        log.info("sweep-stuck: batch refused (%s)", str(exc.orig).strip().splitlines()[0])
-        return False
-    return True

@@ -25,12 +25,12 @@ from data.deletion import delete_runs
 from data.demo import generate_demo
 from data.errors import Conflict, InvalidQuery
 from data.export import iter_csv
-from data.recorder import sweep_stuck
 from data.retention import RetentionPolicy, effective_policy, prune
 from data.rollup.histogram import RELATIVE_ERROR
 from data.rollup.maintain import check, rebuild, require_rollup
 from data.settings import get_settings
 from data.statuses import check_statuses
+from data.sweep import sweep_stuck
 
 WAL_NOTE = (
     "note: this SQLite file now uses WAL journal mode (was {mode}), permanently: readers no"

@@ -19,10 +19,10 @@ from data import queries as q
 from data.db import build_engine
 from data.errors import InvalidQuery
 from data.filters import MAX_FILTER_VALUES, FlowRunFilter
-from data.recorder import sweep_stuck
 from data.retention import RetentionPolicy, prune
 from data.signature import message_signature
 from data.statuses import check_statuses, status_values
+from data.sweep import sweep_stuck
 
 STATUSES = ("success", "failure", "cancelled", "running", "pending", "weird")
 TRIGGERS = ("manual", "api", "webhook", "schedule", "cron", "zap")

@@ -26,8 +26,9 @@ from data.errors import Conflict, InvalidQuery, NotFound
 from data.filters import FlowRunFilter
 from data.models import FlowRun
 from data.queries import RunRecord
-from data.recorder import finish_run, record_run, recorded, start_run, sweep_stuck
+from data.recorder import finish_run, record_run, recorded, start_run
 from data.settings import get_settings
+from data.sweep import sweep_stuck
 
 
 def only_run(world: World) -> RunRecord:

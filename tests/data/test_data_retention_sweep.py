@@ -15,7 +15,7 @@ from data import queries as q
 from data.audit import AuditContext, list_entries
 from data.db import build_engine
 from data.models import utcnow
-from data.recorder import sweep_stuck
+from data.sweep import sweep_stuck
 
 CLI = AuditContext("cli", "cli:tester")
 FORTY_DAYS_MS = 40 * 86_400_000

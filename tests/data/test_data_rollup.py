@@ -21,7 +21,6 @@ from data import queries as q
 from data.deletion import delete_run
 from data.filters import FlowRunFilter
 from data.models import FlowRun
-from data.recorder import sweep_stuck
 from data.retention import RetentionPolicy, prune
 from data.rollup.histogram import (
     PERCENTILES,
@@ -32,6 +31,7 @@ from data.rollup.histogram import (
     representative,
 )
 from data.rollup.maintain import check
+from data.sweep import sweep_stuck
 
 PROPERTY = settings(
     max_examples=5,

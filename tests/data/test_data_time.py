@@ -14,7 +14,8 @@ from sqlalchemy import Engine, text
 from data import queries as q
 from data.db import build_engine
 from data.filters import FlowRunFilter
-from data.recorder import finish_run, sweep_stuck
+from data.recorder import finish_run
+from data.sweep import sweep_stuck
 
 PLUS_TWO = timezone(timedelta(hours=2))
 
