@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, Row, select, update
@@ -25,6 +26,14 @@ log = logging.getLogger("data.recorder")
 SWEEP_BATCH = 500
 
 
+@dataclass(frozen=True)
+class SweepResult:
+    marked: int
+    """Runs marked failure (or that would be, in a dry run)."""
+    skipped: int = 0
+    """Runs the database refused to update (named in the audit entry's error)."""
+
+
 def sweep_stuck(
     engine: Engine,
     timeout: timedelta,
@@ -33,6 +42,18 @@ def sweep_stuck(
     dry_run: bool = False,
     audit: AuditContext | None = None,
 ) -> int:
+    """How many runs ``sweep_stuck_runs`` marked (or would mark)."""
+    return sweep_stuck_runs(engine, timeout, now=now, dry_run=dry_run, audit=audit).marked
+
+
+def sweep_stuck_runs(
+    engine: Engine,
+    timeout: timedelta,
+    *,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    audit: AuditContext | None = None,
+) -> SweepResult:
     """Mark runs still pending/running after ``timeout`` as failure with error_type Timeout.
 
     Batches of ``SWEEP_BATCH`` runs, one transaction each; a batch the database refuses is
@@ -50,7 +71,7 @@ def sweep_stuck(
             rows = conn.execute(select(FlowRun.id, FlowRun.started_at).where(stuck.where())).all()
         entry.matched = len(rows)
         if dry_run:
-            return len(rows)
+            return SweepResult(marked=len(rows))
         skipped: list[str] = []
         for start in range(0, len(rows), SWEEP_BATCH):
             batch = rows[start : start + SWEEP_BATCH]
@@ -61,7 +82,7 @@ def sweep_stuck(
         if skipped:
             entry.error = f"{len(skipped)} run(s) could not be updated: {', '.join(skipped[:20])}"
             log.warning("sweep-stuck: %s", entry.error)
-    return entry.affected
+    return SweepResult(marked=entry.affected, skipped=len(skipped))
 
 
 def _sweep_batch(

@@ -30,7 +30,7 @@ from data.rollup.histogram import RELATIVE_ERROR
 from data.rollup.maintain import check, rebuild, require_rollup
 from data.settings import get_settings
 from data.statuses import check_statuses
-from data.sweep import sweep_stuck
+from data.sweep import sweep_stuck_runs
 
 WAL_NOTE = (
     "note: this SQLite file now uses WAL journal mode (was {mode}), permanently: readers no"
@@ -221,11 +221,18 @@ def sweep(args: argparse.Namespace, engine: Engine) -> int:
     minutes = args.timeout_minutes
     if minutes is None:
         minutes = get_settings().stuck_run_timeout_minutes
-    count = sweep_stuck(
+    result = sweep_stuck_runs(
         engine, timedelta(minutes=minutes), dry_run=args.dry_run, audit=AuditContext.cli()
     )
     verb = "would mark" if args.dry_run else "marked"
-    print(f"{verb} {count:,} run(s) stuck for over {minutes} minutes as failure (Timeout)")
+    print(f"{verb} {result.marked:,} run(s) stuck for over {minutes} minutes as failure (Timeout)")
+    if result.skipped:
+        # Still exit 0: the sweep did its work and a rerun cannot help; the audit entry
+        # names the refused runs.
+        print(
+            f"skipped {result.skipped:,} runs the database refused (see the audit log)",
+            file=sys.stderr,
+        )
     return 0
 
 
