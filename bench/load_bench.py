@@ -150,7 +150,11 @@ def load_demo(url: str, runs: int) -> float:
     steady state autovacuum reaches after a bulk load). Returns the seconds it took."""
     began = time.perf_counter()
     command = [sys.executable, "-m", "data.cli.main", "--database-url", url, "demo"]
-    subprocess.run([*command, "--runs", str(runs), "--days", "90"], cwd=ROOT, check=True)
+    done = subprocess.run(
+        [*command, "--runs", str(runs), "--days", "90"], cwd=ROOT, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"flowruns demo failed ({done.returncode}): {done.stderr[-2000:]}")
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
