@@ -25,6 +25,8 @@ from data.export import iter_csv
 from data.filters import FlowRunFilter
 from data.queries.points import recent_run_points
 from data.settings import get_settings
+from data.statuses import check_statuses
+from data.statuses import status_values as stored_status_values
 
 T = TypeVar("T")
 
@@ -160,6 +162,21 @@ def list_flows() -> list[tuple[uuid.UUID, str]]:
 def list_users() -> list[tuple[uuid.UUID, str]]:
     """(id, username) of every user: the user filter's options."""
     return _cached(_list_users)(read_url())
+
+
+def _status_values(url: str) -> list[str]:
+    return stored_status_values(_read_engine_for(url))
+
+
+def status_values() -> list[str]:
+    """The status filter values runs have (known statuses first, then e.g. ``weird``)."""
+    return _cached(_status_values)(read_url())
+
+
+def check_status(value: str) -> str:
+    """``value`` as a status filter value by the data layer's rule (the API's and CLI's):
+    a known status in any case, or a value runs have; ``InvalidQuery`` otherwise."""
+    return check_statuses(read_engine(), (value,))[0]
 
 
 def flow_labels() -> dict[str, str]:

@@ -53,7 +53,7 @@ def render(flows: list[tuple[uuid.UUID, str]], settings: Settings) -> None:
         st.markdown("### Filters")
         _time_range()
         st.multiselect("Flows", list(names), format_func=lambda i: names.get(i, i), key=s.K_FLOWS)
-        st.multiselect("Statuses", s.STATUSES, key=s.K_STATUSES)
+        st.multiselect("Statuses", s.status_options(), key=s.K_STATUSES)
         st.multiselect("Trigger types", s.TRIGGERS, key=s.K_TRIGGERS)
         st.text_input(
             "Error message or type contains",

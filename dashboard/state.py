@@ -80,12 +80,20 @@ def init_from_url(known_flows: set[str]) -> list[str]:
         return []
     params = {key: st.query_params.get_all(key) for key in st.query_params}
     users = {str(user_id) for user_id, _ in da.list_users()}
-    state, errors = parse_params(params, known_flows, datetime.now(UTC).date(), users)
+    today = datetime.now(UTC).date()
+    state, errors = parse_params(params, known_flows, today, users, da.check_status)
     errors += [f"{name}: unknown parameter" for name in params if name not in KNOWN_PARAMS]
     _store(state)
     errors += history_state.init_from_params(params)
     st.session_state[K_READY] = True
     return errors
+
+
+def status_options() -> list[str]:
+    """The status picker's values: the known statuses, those runs have (``weird``), and
+    any already chosen (a widget must offer its value)."""
+    chosen = st.session_state.get(K_STATUSES) or []
+    return list(dict.fromkeys([*STATUSES, *da.status_values(), *chosen]))
 
 
 def current_state() -> FilterState:

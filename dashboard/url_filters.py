@@ -6,7 +6,7 @@ without an app; ``dashboard.state`` keeps it in session_state.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -15,8 +15,10 @@ from zoneinfo import ZoneInfo
 from dashboard import extra_filters as xf
 from dashboard import history_state
 from dashboard.formatting import is_timezone
+from data.errors import InvalidQuery
 from data.filters import FlowRunFilter
 from data.models import FlowRunStatus, TriggerType
+from data.statuses import KNOWN_STATUSES, canonical, check_text
 
 MINUTE_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -124,13 +126,39 @@ def _parse_flows(raw: list[str], known: set[str], errors: list[str]) -> tuple[st
     return tuple(flows)
 
 
+def known_status(value: str) -> str:
+    """The status rule of ``data.statuses`` without a database to ask: only the known
+    statuses (in any of their spellings) are valid."""
+    name = canonical(check_text(value))
+    if name not in KNOWN_STATUSES:
+        raise InvalidQuery(f"status: unknown status {name!r} (known: {', '.join(KNOWN_STATUSES)})")
+    return name
+
+
+def _parse_statuses(
+    raw: list[str], check_status: Callable[[str], str], errors: list[str]
+) -> tuple[str, ...]:
+    """Each value as its filter value (``SUCCESS`` -> ``success``); invalid ones named."""
+    names = []
+    for value in raw:
+        try:
+            names.append(check_status(value))
+        except InvalidQuery as exc:
+            errors.append(str(exc))
+    return tuple(dict.fromkeys(names))
+
+
 def parse_params(
     params: Mapping[str, list[str]],
     known_flows: set[str],
     today: date,
     known_users: set[str] | None = None,
+    check_status: Callable[[str], str] = known_status,
 ) -> tuple[FilterState, list[str]]:
-    """Validate URL parameters. Bad values are dropped (defaults used) and reported."""
+    """Validate URL parameters. Bad values are dropped (defaults used) and reported.
+
+    ``check_status`` turns a status value into its filter value or raises ``InvalidQuery``
+    (the app passes the data layer's check, which also accepts values runs have)."""
     errors: list[str] = []
 
     def first(name: str) -> str | None:
@@ -171,7 +199,7 @@ def parse_params(
         dates=dates,
         tz=tz,
         flows=_parse_flows(params.get("flow", []), known_flows, errors),
-        statuses=_parse_choices("status", params.get("status", []), STATUSES, errors),
+        statuses=_parse_statuses(params.get("status", []), check_status, errors),
         triggers=_parse_choices("trigger", params.get("trigger", []), TRIGGERS, errors),
         text=text,
         error_types=tuple(params.get("error_type", [])),
