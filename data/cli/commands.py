@@ -21,6 +21,7 @@ from data.audit import AuditContext
 from data.cli.args import MAX_DAYS, filter_from_args
 from data.cli.errors import OutputFailed
 from data.cli.progress import ProgressBar
+from data.delete_guard import require_all_for_everything
 from data.deletion import delete_runs
 from data.demo import generate_demo
 from data.errors import Conflict, InvalidQuery
@@ -160,18 +161,38 @@ def prune_command(args: argparse.Namespace, engine: Engine) -> int:
     return 0
 
 
+# The delete protections' parameter names in their messages, as the options the user typed.
+DELETE_OPTIONS = {
+    "all=true": "--all",
+    "include_active=true": "--include-active",
+    "older_than_days": "--older-than-days",
+}
+DELETE_PARAMETERS = re.compile("|".join(re.escape(name) for name in DELETE_OPTIONS))
+
+
 def delete_command(args: argparse.Namespace, engine: Engine) -> int:
+    """The API's protections, same guard: a filter that matches every deletable run
+    (``--older-than-days 0``, ``--since 1900-01-01``...) needs ``--all`` too."""
+    flt = filter_from_args(args, engine)
+    request: dict[str, Any] = {
+        "older_than_days": args.older_than_days,
+        "delete_all": args.all,
+        "include_active": args.include_active,
+    }
+    try:
+        require_all_for_everything(engine, flt, **request)
+    except InvalidQuery as exc:
+        message = DELETE_PARAMETERS.sub(lambda found: DELETE_OPTIONS[found.group(0)], str(exc))
+        raise InvalidQuery(message) from None
     progress = None if args.dry_run else ProgressBar("deleting")
     count = delete_runs(
         engine,
-        filter_from_args(args, engine),
-        older_than_days=args.older_than_days,
-        delete_all=args.all,
-        include_active=args.include_active,
+        flt,
         dry_run=args.dry_run,
         batch_size=args.batch_size,
         progress=progress,
         audit=AuditContext.cli(),
+        **request,
     )
     print(f"{'would delete' if args.dry_run else 'deleted'} {count:,} run(s)")
     return 0
