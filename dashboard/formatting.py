@@ -115,6 +115,15 @@ def plural(n: int, word: str, many: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else (many or word + 's')}"
 
 
+def without_duration_note(runs: int, figures: str = "the duration figures") -> str | None:
+    """Runs without a duration (still active, or another engine did not record one) are
+    not in the averages and percentiles: say how many, when there are any."""
+    if runs <= 0:
+        return None
+    verb = "is" if runs == 1 else "are"
+    return f"{plural(runs, 'run')} without a duration {verb} left out of {figures}."
+
+
 def error_type_label(error_type: object) -> str:
     """Missing types (NULL, read back as None or NaN) get a name instead of "nan"."""
     if error_type is None or (isinstance(error_type, float) and math.isnan(error_type)):

@@ -3,7 +3,6 @@ against the previous period); pick a flow to filter every page to it."""
 
 from datetime import UTC, datetime
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import data_access as da
@@ -11,15 +10,10 @@ from dashboard import selection as sel
 from dashboard import state as s
 from dashboard.charts.flows import failure_rate_bars, sparklines
 from dashboard.charts.grid import flow_grid
-from dashboard.formatting import local_time, plural
+from dashboard.flow_table import flows_view
+from dashboard.formatting import plural, without_duration_note
 from dashboard.kpis import APPROXIMATE_NOTE
 from data import queries as q
-
-
-def flag_text(row: pd.Series) -> str:
-    flags = ["p95 regression"] * bool(row["p95_regression"])
-    return ", ".join(flags + ["success drop"] * bool(row["success_drop"]))
-
 
 sel.follow_jump()
 st.title("Flows")
@@ -43,29 +37,15 @@ bounds, now = (flt.started_after, flt.started_before), datetime.now(UTC)
 unit = trend.attrs.get("bucket", "bucket")
 # Finished buckets only: an hour or day in progress would end every line in a false drop.
 lines, unfinished = sparklines(trend, list(flow_ids), tz, bounds, now)
-view = pd.DataFrame(
-    {
-        "flow": flow_ids.map(labels).fillna(table["flow_name"]),
-        "flags": table.apply(flag_text, axis=1),
-        "runs": table["runs"],
-        "success rate": table["success_rate"] * 100,
-        "success change (pp)": table["success_rate_change"] * 100,
-        "failures": table["failure"],
-        # Seconds as numbers, not "2.4 s" strings, so the columns sort by value.
-        "p50 (s)": table["p50_ms"] / 1000,
-        "p95 (s)": table["p95_ms"] / 1000,
-        "p95 change (%)": table["p95_change"] * 100,
-        f"last run ({tz})": table["last_run_at"].map(lambda t: local_time(t, tz)),
-        f"last failure ({tz})": table["last_failure_at"].map(lambda t: local_time(t, tz)),
-        f"runs per finished {unit}": lines,
-    }
-)
+view = flows_view(table, labels, lines, tz, unit)
 flagged = int((view["flags"] != "").sum())
 if previous is None:
     st.caption("Flags compare with the previous period: choose a bounded time range.")
 else:
     st.markdown(f"**{plural(flagged, 'flow')} flagged** of {len(view):,}")
     st.caption(q.DEFAULT_RULE.describe() + " Click a column header to sort.")
+if note := without_duration_note(int(table["without_duration"].sum()), "p50 and p95"):
+    st.caption(note)
 if unfinished:
     st.caption(f"The trend column leaves out the {unit} in progress (it is not a drop).")
 st.dataframe(

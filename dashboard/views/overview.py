@@ -14,7 +14,7 @@ from dashboard import selection as sel
 from dashboard import state as s
 from dashboard.charts import overview as charts
 from dashboard.charts.runs import runs_scatter
-from dashboard.formatting import md_escape
+from dashboard.formatting import md_escape, without_duration_note
 from data.errors import InvalidQuery
 from data.filters import FlowRunFilter
 
@@ -42,6 +42,8 @@ def body() -> None:
     flt, tz = s.current_filter(), s.current_tz()
     stats = da.run_stats(flt)
     kpis.render(stats)
+    if note := without_duration_note(stats.without_duration):
+        st.caption(note)
     if stats.total == 0:
         st.info("No runs match these filters. Widen the time range or clear a filter.")
         return

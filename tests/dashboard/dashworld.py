@@ -3,13 +3,14 @@ rows, and an AppTest bound to a database URL."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import streamlit as st
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from streamlit.testing.v1 import AppTest
 
 from data.db import build_engine
@@ -96,3 +97,18 @@ def matched_total(at: AppTest) -> int:
         if " runs** match" in md.value:
             return int(md.value.split("**")[1].split()[0].replace(",", ""))
     raise AssertionError("no run total on the page")
+
+
+def legacy_statuses(url: str) -> pd.DataFrame:
+    """Seed runs, rewrite some as another engine would (``weird``, ``SUCCESS``); all rows."""
+    seed(url, runs=80)
+    rows = all_rows(url)
+    weird, rest = rows["id"].iloc[:5], rows.iloc[5:]
+    upper = rest[rest["status"] == "success"]["id"].head(7)
+    engine = build_engine(url)
+    with engine.begin() as conn:
+        for ids, value in ((weird, "weird"), (upper, "SUCCESS")):
+            chosen = FlowRun.id.in_([uuid.UUID(i) for i in ids])
+            conn.execute(update(FlowRun).where(chosen).values(status=value))
+    engine.dispose()
+    return all_rows(url)

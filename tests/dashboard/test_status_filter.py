@@ -3,34 +3,14 @@ upper-case spellings (``SUCCESS``) count as their status, a typo is one named er
 
 from __future__ import annotations
 
-import uuid
-
 import pandas as pd
 import pytest
-from dashworld import all_rows, app, assert_clean, matched_total, seed
-from sqlalchemy import update
+from dashworld import app, assert_clean, legacy_statuses, matched_total
 from streamlit.testing.v1 import AppTest
 
 from dashboard.state import parse_params
-from data.db import build_engine
-from data.models import FlowRun
 
 TODAY = pd.Timestamp("2026-05-02").date()
-
-
-def _legacy_statuses(url: str) -> pd.DataFrame:
-    """Seed runs, rewrite some as another engine would (``weird``, ``SUCCESS``); all rows."""
-    seed(url, runs=80)
-    rows = all_rows(url)
-    weird, rest = rows["id"].iloc[:5], rows.iloc[5:]
-    upper = rest[rest["status"] == "success"]["id"].head(7)
-    engine = build_engine(url)
-    with engine.begin() as conn:
-        for ids, value in ((weird, "weird"), (upper, "SUCCESS")):
-            chosen = FlowRun.id.in_([uuid.UUID(i) for i in ids])
-            conn.execute(update(FlowRun).where(chosen).values(status=value))
-    engine.dispose()
-    return all_rows(url)
 
 
 def _history(monkeypatch: pytest.MonkeyPatch, url: str, status: str) -> AppTest:
@@ -41,7 +21,7 @@ def _history(monkeypatch: pytest.MonkeyPatch, url: str, status: str) -> AppTest:
 def test_unknown_status_from_a_link_filters_to_those_runs(
     monkeypatch: pytest.MonkeyPatch, db_url: str
 ) -> None:
-    rows = _legacy_statuses(db_url)
+    rows = legacy_statuses(db_url)
     at = _history(monkeypatch, db_url, "weird")
     assert_clean(at)
     assert at.session_state["f_statuses"] == ["weird"]
@@ -52,7 +32,7 @@ def test_unknown_status_from_a_link_filters_to_those_runs(
 def test_upper_case_spelling_counts_as_its_status(
     monkeypatch: pytest.MonkeyPatch, sqlite_url: str
 ) -> None:
-    rows = _legacy_statuses(sqlite_url)
+    rows = legacy_statuses(sqlite_url)
     at = _history(monkeypatch, sqlite_url, "SUCCESS")
     assert_clean(at)
     assert at.session_state["f_statuses"] == ["success"]
@@ -63,7 +43,7 @@ def test_upper_case_spelling_counts_as_its_status(
 def test_a_status_no_run_has_is_one_named_error(
     monkeypatch: pytest.MonkeyPatch, sqlite_url: str
 ) -> None:
-    _legacy_statuses(sqlite_url)
+    legacy_statuses(sqlite_url)
     at = app(monkeypatch, sqlite_url, {"range": "all", "status": "bogus"})
     assert not at.exception and len(at.error) == 1
     message = at.error[0].value
