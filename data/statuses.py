@@ -61,10 +61,14 @@ def spellings(value: str) -> tuple[str, ...]:
     return tuple(sorted(_case_spellings(name))) if name == name.lower() else (name,)
 
 
+def stored_values(values: Iterable[str]) -> list[str]:
+    """Every stored value the filter values match, sorted (see the module rule)."""
+    return sorted({spelling for value in values for spelling in spellings(value)})
+
+
 def status_in(values: Iterable[str]) -> ColumnElement[bool]:
     """``status`` is one of ``values`` (case-insensitively, by the module rule)."""
-    stored = sorted({spelling for value in values for spelling in spellings(value)})
-    return FlowRun.status.in_(stored)
+    return FlowRun.status.in_(stored_values(values))
 
 
 def check_text(value: str) -> str:

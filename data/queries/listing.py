@@ -17,15 +17,18 @@ from sqlalchemy.sql.elements import ColumnElement
 from data.errors import InvalidQuery
 from data.filters import FlowRunFilter
 from data.models import Flow, FlowRun, User
-from data.queries.cursors import decode_cursor, encode_cursor
+from data.queries.cursors import decode_cursor, encode_cursor, stored_started_at
+from data.queries.page_branches import merged_page, page_branches
+from data.rollup.reader import matching_runs
+from data.rollup.routing import rollup_grain
 
 MAX_PAGE_SIZE = 500
 SortDirection = Literal["asc", "desc"]
 
 # Whitelisted sort keys -> the expression ordered by. Nullable durations sort as -1 so a
-# keyset cursor can compare them.
+# keyset cursor can compare them; started_at is compared as SQLite sorts it (stored text).
 SORT_KEYS: dict[str, SQLColumnExpression[Any]] = {
-    "started_at": FlowRun.started_at,
+    "started_at": stored_started_at(FlowRun.started_at),
     "duration_ms": func.coalesce(FlowRun.duration_ms, literal(-1)),
     "status": FlowRun.status,
     "flow_name": Flow.name,
@@ -106,13 +109,16 @@ class RunPage:
         return pd.DataFrame([r.model_dump() for r in self.runs], columns=columns or None)
 
 
+def _columns(include_payloads: bool, payloads_as_text: bool = False) -> tuple[Any, ...]:
+    payloads = PAYLOAD_TEXT_COLUMNS if payloads_as_text else PAYLOAD_COLUMNS
+    return SUMMARY_COLUMNS + (payloads if include_payloads else ())
+
+
 def _base_select(
     flt: FlowRunFilter, include_payloads: bool, payloads_as_text: bool = False
 ) -> Select[Any]:
-    payloads = PAYLOAD_TEXT_COLUMNS if payloads_as_text else PAYLOAD_COLUMNS
-    columns = SUMMARY_COLUMNS + (payloads if include_payloads else ())
     return (
-        select(*columns)
+        select(*_columns(include_payloads, payloads_as_text))
         .join(Flow, Flow.id == FlowRun.flow_id)
         .outerjoin(User, User.id == FlowRun.user_id)
         .where(flt.where())
@@ -155,10 +161,17 @@ def page_statement(
     sort_expr = _validate_page(sort, direction, limit, offset)
     if cursor and offset:
         raise InvalidQuery("offset: use either a cursor or an offset, not both")
-    query = _base_select(flt, include_payloads)
+    after = None
     if cursor:
         key, run_id = decode_cursor(cursor, sort, direction)
-        query = query.where(after_cursor(sort_expr, direction, key, run_id))
+        after = after_cursor(sort_expr, direction, key, run_id)
+    branches = page_branches(flt) if sort == "started_at" else []
+    if branches:
+        columns = _columns(include_payloads)
+        return merged_page(branches, columns, direction, after, limit + 1, offset)
+    query = _base_select(flt, include_payloads)
+    if after is not None:
+        query = query.where(after)
     order = (
         (sort_expr.desc(), FlowRun.id.desc())
         if direction == "desc"
@@ -206,7 +219,13 @@ def count_statement(flt: FlowRunFilter) -> Select[Any]:
     return select(func.count()).select_from(FlowRun).where(flt.where())
 
 
-def count_runs(engine: Engine, flt: FlowRunFilter) -> int:
+def count_runs(engine: Engine, flt: FlowRunFilter, *, exact: bool = False) -> int:
+    """How many runs match; exact either way. From the rollup's per-period counts when
+    it can answer the filter (data.rollup.routing: a few thousand rows whatever the
+    history), else from raw rows; ``exact=True`` forces raw rows."""
+    grain = None if exact else rollup_grain(flt)
+    if grain is not None:
+        return matching_runs(engine, grain, flt)
     query = count_statement(flt)
     with engine.connect() as conn:
         return int(conn.execute(query).scalar_one())
@@ -236,20 +255,24 @@ def iter_runs(
     Keyset chunks, each its own short read, so a slow consumer never holds a
     transaction (or SQLite's WAL) open for the whole export.
     """
-    key: tuple[datetime, uuid.UUID] | None = None
+    sort_key = SORT_KEYS["started_at"]
+    key: tuple[Any, uuid.UUID] | None = None
     while True:
         query = _base_select(flt, include_payloads, payloads_as_text)
         if key is not None:
-            query = query.where(after_cursor(FlowRun.started_at, "desc", *key))
-        query = query.order_by(FlowRun.started_at.desc(), FlowRun.id.desc()).limit(chunk_size)
+            query = query.where(after_cursor(sort_key, "desc", *key))
+        query = query.add_columns(sort_key.label("_sort_key"))
+        query = query.order_by(sort_key.desc(), FlowRun.id.desc()).limit(chunk_size)
         with engine.connect() as conn:
             rows = [dict(row) for row in conn.execute(query).mappings()]
         if not rows:
             return
+        key = (rows[-1]["_sort_key"], rows[-1]["id"])
+        for row in rows:
+            del row["_sort_key"]
         yield rows
         if len(rows) < chunk_size:
             return
-        key = (rows[-1]["started_at"], rows[-1]["id"])
 
 
 class FlowChoice(NamedTuple):

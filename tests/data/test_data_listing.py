@@ -1,5 +1,7 @@
 """Listing: every sort key and direction against a pandas sort (id tiebreak); offset and
-cursor pages concatenate to the full list; cursors survive concurrent inserts."""
+cursor pages concatenate to the full list; cursors survive concurrent inserts; filters on
+several statuses or flows page the same through merged index ranges; the count comes
+from the rollup when it can and equals raw rows."""
 
 from __future__ import annotations
 
@@ -10,11 +12,16 @@ from typing import Any
 
 import pytest
 from runfactory import World, at
+from sqlalchemy import update
 
 from data import queries as q
 from data.errors import InvalidQuery
 from data.filters import FlowRunFilter
+from data.models import RollupDay
 from data.queries.listing import MAX_PAGE_SIZE
+from data.queries.page_branches import MAX_BRANCHES, page_branches
+from data.rollup.maintain import rebuild
+from data.rollup.routing import rollup_grain
 
 SORT_COLUMNS = {
     "started_at": "started_at",
@@ -223,3 +230,117 @@ def test_list_flows_sorted_by_name_and_scoped(world: World) -> None:
     # make_world gives flow i to user i % 2: user0 owns alpha and charlie.
     owned = q.list_flows(world.engine, user_id=world.users[0])
     assert owned == [(world.flows[0], "alpha"), (world.flows[2], "charlie")]
+
+
+# Every stored spelling the status rule matches (data.statuses), one it does not
+# (sUcCeSs is an unknown status of its own), over three flows, with timestamp ties.
+SPELLINGS = ("success", "SUCCESS", "Success", "failure", "FAILURE", "weird", "sUcCeSs")
+SUCCESS_SPELLINGS = {"success", "SUCCESS", "Success"}
+
+
+def seed_spellings(world: World) -> None:
+    world.add(
+        world.run(
+            flow=i % 3,
+            status=SPELLINGS[i % len(SPELLINGS)],
+            trigger_type=("api", "cron")[i % 2],
+            started_at=at(hours=i // 4),
+        )
+        for i in range(84)
+    )
+
+
+MULTI_VALUE_CASES = {
+    "one status, three spellings": (
+        {"statuses": ["success"]},
+        lambda r: r["status"] in SUCCESS_SPELLINGS,
+    ),
+    "two statuses": (
+        {"statuses": ["SUCCESS", "failure"]},
+        lambda r: r["status"] in SUCCESS_SPELLINGS | {"failure", "FAILURE"},
+    ),
+    "status and trigger": (
+        {"statuses": ["success"], "trigger_types": ["api"]},
+        lambda r: r["status"] in SUCCESS_SPELLINGS and r["trigger_type"] == "api",
+    ),
+    "two flows": ({"flows": [0, 2]}, lambda r: r["flow"] in (0, 2)),
+    "status within two flows": (
+        {"statuses": ["failure"], "flows": [1, 2]},
+        lambda r: r["status"] in ("failure", "FAILURE") and r["flow"] in (1, 2),
+    ),
+}
+
+
+@pytest.mark.parametrize("direction", ["asc", "desc"])
+@pytest.mark.parametrize("case", list(MULTI_VALUE_CASES))
+def test_multi_value_filters_merge_index_ranges_into_one_sorted_list(
+    world: World, case: str, direction: str
+) -> None:
+    """A filter on several stored values is read as one index range per value, merged
+    (data.queries.page_branches): cursor and offset pages equal one pandas-sorted list."""
+    criteria, predicate = MULTI_VALUE_CASES[case]
+    seed_spellings(world)
+    flows = {flow_id: index for index, flow_id in enumerate(world.flows)}
+    chosen = {**criteria}
+    if "flows" in chosen:
+        chosen["flow_ids"] = [world.flows[i] for i in chosen.pop("flows")]
+    flt = FlowRunFilter.build(**chosen)
+    assert len(page_branches(flt)) > 1  # the merged statement is the one under test
+    matching = world.ids(lambda r: predicate({**r, "flow": flows[r["flow_id"]]}))
+    expected = [i for i in expected_order(world, "started_at", direction) if i in matching]
+    assert len(expected) >= 12
+    pages = cursor_pages(world, flt, direction=direction, limit=5)
+    assert [run_id for page in pages for run_id in page] == expected
+    assert all(len(page) == 5 for page in pages[:-1])
+    by_offset = [
+        r.id
+        for offset in range(0, len(expected), 5)
+        for r in q.list_runs(world.engine, flt, direction=direction, limit=5, offset=offset).runs
+    ]
+    assert by_offset == expected
+    page = q.list_runs(world.engine, flt, direction=direction, limit=3)
+    source = {r["id"]: r for r in world.runs}
+    assert [(r.flow_name, r.status) for r in page.runs] == [
+        (world.flow_names[source[r.id]["flow_id"]], source[r.id]["status"]) for r in page.runs
+    ]
+
+
+def test_one_value_or_many_values_keep_a_single_range(world: World) -> None:
+    assert page_branches(FlowRunFilter.build(statuses=["sUcCeSs"])) == []
+    assert page_branches(FlowRunFilter.build(flow_ids=[world.flows[0]])) == []
+    many = FlowRunFilter.build(statuses=[f"status{i}" for i in range(MAX_BRANCHES // 3 + 1)])
+    assert page_branches(many) == []
+
+
+COUNT_CASES = {
+    "everything": ({}, lambda r: True),
+    "status": ({"statuses": ["success"]}, lambda r: r["status"] in SUCCESS_SPELLINGS),
+    "excluded status": (
+        {"exclude_statuses": ["success"]},
+        lambda r: r["status"] not in SUCCESS_SPELLINGS,
+    ),
+    "whole days": (
+        {"started_after": at(days=1), "started_before": at(days=2)},
+        lambda r: at(days=1) <= r["started_at"] < at(days=2),
+    ),
+}
+
+
+def test_count_reads_the_rollup_when_it_can_and_equals_raw_rows(world: World) -> None:
+    seed_spellings(world)
+    for name, (criteria, predicate) in COUNT_CASES.items():
+        flt = FlowRunFilter.build(**criteria)
+        assert rollup_grain(flt) is not None, name
+        expected = len(world.ids(predicate))
+        assert q.count_runs(world.engine, flt) == expected, name
+        assert q.count_runs(world.engine, flt, exact=True) == expected, name
+    # Proof of the route: a rollup off by 1,000 per row shows in the routed count only;
+    # a filter the rollup cannot answer (trigger) still counts raw rows.
+    with world.engine.begin() as conn:
+        rows = conn.execute(update(RollupDay).values(runs=RollupDay.runs + 1000)).rowcount
+    assert rows > 0
+    assert q.count_runs(world.engine, FlowRunFilter()) == 84 + 1000 * rows
+    assert q.count_runs(world.engine, FlowRunFilter(), exact=True) == 84
+    assert q.count_runs(world.engine, FlowRunFilter.build(trigger_types=["api"])) == 42
+    rebuild(world.engine)
+    assert q.count_runs(world.engine, FlowRunFilter()) == 84
