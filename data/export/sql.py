@@ -214,7 +214,8 @@ PG_CELLS: dict[str, Callable[[Expr], Expr]] = {
 @dataclass(frozen=True)
 class Rendered:
     """Flows and users with their cells rendered once each (materialised), instead of
-    once per run: they are few, and their id and name cells cost a quarter of a line."""
+    once per run: they are few, and their id and name cells cost a quarter of a line.
+    Used on PostgreSQL only (see ``iter_csv``)."""
 
     flows: CTE
     users: CTE
