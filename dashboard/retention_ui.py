@@ -19,13 +19,17 @@ import streamlit as st
 from dashboard import data_access as da
 from dashboard.formatting import local_time
 from data.audit import AuditContext
+from data.delete_guard import matches_every_deletable, require_all_for_everything
 from data.deletion import bulk_delete_filter, count_deletable, delete_runs
+from data.errors import InvalidQuery
 from data.filters import FlowRunFilter
 from data.models import FlowRunStatus
 from data.retention import PruneResult, RetentionPolicy, preview_prune, prune
 from data.settings import get_settings
 
 K_PREVIEW, K_PRUNE = "r_preview", "r_prune_preview"
+K_EVERYTHING = "r_everything"
+EVERYTHING_LABEL = "delete every finished run"
 FINISHED = tuple(FlowRunStatus.finished())
 MAX_DAYS = 36_500
 # The progress bar should move about this many times, whatever the batch size setting.
@@ -117,7 +121,14 @@ def bulk_delete_section(flows: dict[str, str], tz: str, read_only: bool) -> None
     if st.button("Preview: count matching runs", key="r_preview_btn"):
         flt = criteria_filter(days, chosen_flows, statuses, datetime.now(UTC))
         count = da.call(delete_runs, flt, dry_run=True, audit=AuditContext.dashboard())
-        st.session_state[K_PREVIEW] = {"criteria": criteria, "filter": flt, "count": count}
+        everything = bool(da.call(matches_every_deletable, bulk_delete_filter(flt)))
+        st.session_state.pop(K_EVERYTHING, None)  # each preview is confirmed afresh
+        st.session_state[K_PREVIEW] = {
+            "criteria": criteria,
+            "filter": flt,
+            "count": count,
+            "everything": everything,
+        }
     preview = st.session_state.get(K_PREVIEW)
     if not preview:
         return
@@ -127,25 +138,39 @@ def bulk_delete_section(flows: dict[str, str], tz: str, read_only: bool) -> None
     count, flt = preview["count"], preview["filter"]
     st.info(f"**{count:,} runs** would be deleted: those matching exactly these criteria.")
     st.dataframe(criteria_table(flt, days, flows, tz), hide_index=True)
+    if preview["everything"]:
+        st.warning(
+            "These criteria match every deletable run: every finished run would be deleted. "
+            f"Tick “{EVERYTHING_LABEL}” below to confirm that this is what you want."
+        )
     if read_only or count == 0:
         return
+    everything_confirmed = preview["everything"] and st.checkbox(EVERYTHING_LABEL, key=K_EVERYTHING)
     phrase = f"DELETE {count}"
     typed = st.text_input(f"Type **{phrase}** to confirm", key="r_confirm")
-    if st.button(
-        f"Delete {count:,} runs", type="primary", disabled=typed.strip() != phrase, key="r_go"
-    ):
-        _run_bulk_delete(flt, count)
+    blocked = typed.strip() != phrase or (preview["everything"] and not everything_confirmed)
+    if st.button(f"Delete {count:,} runs", type="primary", disabled=blocked, key="r_go"):
+        _run_bulk_delete(flt, count, everything_confirmed)
 
 
-def _run_bulk_delete(flt: FlowRunFilter, previewed: int) -> None:
+def _run_bulk_delete(flt: FlowRunFilter, previewed: int, everything_confirmed: bool) -> None:
     st.session_state[K_PREVIEW] = None
     recount = da.call(count_deletable, flt)
     if recount != previewed:
         st.warning(f"The count changed from {previewed:,} to {recount:,}: preview again.")
         return
+    try:  # the API's and the CLI's guard: the data may have changed since the preview
+        da.call(require_all_for_everything, flt, delete_all=everything_confirmed)
+    except InvalidQuery:
+        st.error(
+            "These criteria now match every deletable run; nothing was deleted. "
+            f"Preview again and tick “{EVERYTHING_LABEL}” to delete them all."
+        )
+        return
     deleted = da.call(
         delete_runs,
         flt,
+        delete_all=everything_confirmed,
         batch_size=batch_size_for(previewed),
         progress=progress_bar("Deleting"),
         audit=AuditContext.dashboard(),

@@ -39,6 +39,26 @@ def require_all_for_everything(
     )
     if delete_all:
         return
+    matched = matches_every_deletable(
+        engine, effective, include_active=include_active, scope_user_id=scope_user_id
+    )
+    if matched:
+        raise InvalidQuery(
+            f"refusing: this filter matches every deletable run ({matched}); "
+            "pass all=true to delete them all"
+        )
+
+
+def matches_every_deletable(
+    engine: Engine,
+    effective: FlowRunFilter,
+    *,
+    include_active: bool = False,
+    scope_user_id: uuid.UUID | None = None,
+) -> int:
+    """How many runs ``effective`` (a filter from ``bulk_delete_filter``) matches when
+    that is every deletable run in scope, at least one; else 0. The dashboard asks this
+    to show the warning before it asks for the explicit confirmation."""
     everything = bulk_delete_filter(
         FlowRunFilter(),
         delete_all=True,
@@ -46,8 +66,4 @@ def require_all_for_everything(
         scope_user_id=scope_user_id,
     )
     matched = count_where(engine, effective.where())
-    if matched and matched == count_where(engine, everything.where()):
-        raise InvalidQuery(
-            f"refusing: this filter matches every deletable run ({matched}); "
-            "pass all=true to delete them all"
-        )
+    return matched if matched and matched == count_where(engine, everything.where()) else 0
