@@ -7,6 +7,7 @@ sortable header becomes the server sort instead (a second click flips the direct
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -48,6 +49,7 @@ MESSAGE_CHARS = 300  # the table shows the start of a message; the detail shows 
 
 # Above this many runs the History page points to the streaming exports (CLI, API).
 LARGE_EXPORT = 200_000
+CHOOSER_TIME = "%Y-%m-%d %H:%M"
 
 
 def page_count(total: int, size: int) -> int:
@@ -60,12 +62,27 @@ def _short(message: Any) -> Any:
     return message[:MESSAGE_CHARS] + "…"
 
 
-def display_frame(page: RunPage, tz: str) -> pd.DataFrame:
+def flow_column(page: RunPage, labels: Mapping[str, str]) -> list[str]:
+    """Each run's flow by its unique label (two flows may share a name), else its name."""
+    return [labels.get(str(run.flow_id), run.flow_name) for run in page.runs]
+
+
+def chooser_labels(page: RunPage, tz: str, labels: Mapping[str, str]) -> dict[str, str]:
+    """Run id -> "start · flow label · status": the run chooser's options."""
+    flows = flow_column(page, labels)
+    return {
+        str(run.id): f"{local_time(run.started_at, tz, CHOOSER_TIME)} · {flow} · "
+        f"{status_label(run.status)}"
+        for run, flow in zip(page.runs, flows, strict=True)
+    }
+
+
+def display_frame(page: RunPage, tz: str, labels: Mapping[str, str] | None = None) -> pd.DataFrame:
     raw = page.to_frame()
     frame = pd.DataFrame(
         {
             "status": raw["status"].map(status_label),
-            "flow": raw["flow_name"],
+            "flow": pd.Series(flow_column(page, labels or {}), index=raw.index, dtype=object),
             "trigger": raw["trigger_type"],
             f"started ({tz})": raw["started_at"].map(lambda t: local_time(t, tz)),
             "duration": raw["duration_ms"].map(human_duration),
@@ -134,12 +151,12 @@ HIDE_MENU_SORT = (
 )
 
 
-def render(page: RunPage, tz: str, sort: str, direction: str) -> None:
+def render(page: RunPage, tz: str, sort: str, direction: str, labels: Mapping[str, str]) -> None:
     st.session_state[K_PAGE_IDS] = [str(run.id) for run in page.runs]
     st.html(HIDE_MENU_SORT)
     if notice := st.session_state.pop(K_NOTICE, None):
         st.info(md_escape(notice))
-    frame = display_frame(page, tz)
+    frame = display_frame(page, tz, labels)
     widths = {c: SORTABLE_WIDTHS.get(str(c).split(" ", 1)[0]) for c in frame.columns}
     st.dataframe(
         styled(frame),

@@ -10,7 +10,7 @@ from dashboard import history_state as hs
 from dashboard import run_detail
 from dashboard import runs_table as rt
 from dashboard import state as s
-from dashboard.formatting import local_time, md_escape, status_label
+from dashboard.formatting import md_escape
 from data import queries as q
 from data.errors import InvalidQuery
 from data.export import EXPORT_COLUMNS
@@ -21,7 +21,6 @@ DEFAULT_EXPORT = (
     "id", "flow_name", "status", "trigger_type", "started_at", "ended_at", "duration_ms",
     "components_executed", "username", "session_id", "error_type", "error_message",
 )  # fmt: skip
-FMT = "%Y-%m-%d %H:%M"
 LIVE_SECONDS = 10
 K_CHOOSER, K_LIVE = "h_selected", "history_live"
 
@@ -84,10 +83,7 @@ def _choose_from_chooser() -> None:
 
 
 def _run_chooser(page: q.RunPage, selected: str | None, tz: str) -> None:
-    labels = {
-        str(r.id): f"{local_time(r.started_at, tz, FMT)} · {r.flow_name} · {status_label(r.status)}"
-        for r in page.runs
-    }
+    labels = rt.chooser_labels(page, tz, da.flow_labels())
     if selected and selected not in labels:
         labels = {selected: f"{selected} (not on this page)", **labels}
     st.session_state[K_CHOOSER] = selected
@@ -109,7 +105,7 @@ def _table(
     page = _page(flt, sort, direction, size)
     st.markdown(f"**{total:,} runs** match · {hs.page_label(rt.page_count(total, size))}")
     if page.runs:
-        rt.render(page, tz, sort, direction)
+        rt.render(page, tz, sort, direction, da.flow_labels())
     else:
         st.info("No runs match these filters.")
     prev_col, next_col, _ = st.columns([1, 1, 3])
