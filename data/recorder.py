@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import json
 import logging
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ from data.db import session_scope
 from data.errors import Conflict, InvalidQuery, NotFound
 from data.filters import FlowRunFilter
 from data.models import FlowRun, FlowRunStatus, TriggerType, utcnow
+from data.record_values import storable_fields
 from data.statuses import status_in
 
 log = logging.getLogger(__name__)
@@ -49,17 +51,24 @@ def start_run(
     started_at: datetime | None = None,
     run_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
-    """Insert a run in status ``running`` and return its id."""
+    """Insert a run in status ``running`` and return its id. A value no database can
+    store is degraded and logged, never refused (``data.record_values``)."""
+    run_id = run_id or uuid.uuid4()
+    values = storable_fields(
+        f"start of run {run_id}",
+        {"inputs": inputs, "metadata": metadata},
+        {"session_id": session_id, "trigger_type": trigger_type},
+    )
     run = FlowRun(
-        id=run_id or uuid.uuid4(),
+        id=run_id,
         flow_id=flow_id,
         user_id=user_id,
-        session_id=session_id,
+        session_id=values["session_id"],
         status=FlowRunStatus.RUNNING.value,
         started_at=started_at or utcnow(),
-        trigger_type=trigger_type,
-        inputs=inputs,
-        metadata_=metadata,
+        trigger_type=values["trigger_type"],
+        inputs=values["inputs"],
+        metadata_=values["metadata"],
     )
     with session_scope(engine) as session:
         session.add(run)
@@ -100,9 +109,15 @@ def finish_run(
             "status": status,
             "ended_at": ended_at,
             "duration_ms": duration_ms_between(row.started_at, ended_at),
-            "outputs": outputs,
-            "error_type": error_type,
-            "error_message": (error_message or None) and error_message[:MAX_ERROR_MESSAGE_CHARS],
+            **storable_fields(
+                f"end of run {run_id}",
+                {"outputs": outputs},
+                {
+                    "error_type": error_type,
+                    "error_message": (error_message or None)
+                    and error_message[:MAX_ERROR_MESSAGE_CHARS],
+                },
+            ),
         }
         if components_executed is not None:
             values["components_executed"] = components_executed
@@ -243,10 +258,19 @@ def recorded(
 
 
 def _jsonable(value: Any) -> Any:
-    import json
-
+    """The return value as the run's outputs; a value json has no form for (an object)
+    as its repr. Anything else unstorable is degraded by ``storable_fields``."""
     try:
         json.dumps(value)
+    except RecursionError:  # nested far too deep: storable_fields cuts it short
+        return value
     except (TypeError, ValueError):
-        return {"repr": repr(value)[:1000]}
+        return {"repr": _short_repr(value)}
     return value
+
+
+def _short_repr(value: Any) -> str:
+    try:
+        return repr(value)[:1000]
+    except Exception:  # a broken __repr__ must not break the recorded work
+        return f"<{type(value).__name__} object>"
