@@ -6,13 +6,14 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, delete, func, select, text
+from sqlalchemy import Engine, Select, delete, func, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
 from data.audit import AuditContext, AuditHandle, audited, filter_criteria
 from data.errors import InvalidQuery
 from data.filters import FlowRunFilter
 from data.models import FlowRun, FlowRunStatus, utcnow
+from data.queries.listing import after_cursor
 from data.settings import get_settings
 
 Progress = Callable[[int, int], None]
@@ -51,6 +52,19 @@ def count_where(engine: Engine, where: ColumnElement[bool]) -> int:
         )
 
 
+def next_batch(
+    where: ColumnElement[bool], size: int, position: tuple[datetime, uuid.UUID] | None
+) -> Select[uuid.UUID, datetime]:
+    """(id, started_at) of the next ``size`` runs to delete, oldest first, after
+    ``position`` (the last run deleted). Each batch starts where the previous one ended:
+    on PostgreSQL the deleted rows stay in the table and its indexes until vacuumed, and
+    a batch starting from the beginning again walked all of them (quadratic)."""
+    query = select(FlowRun.id, FlowRun.started_at).where(where)
+    if position is not None:
+        query = query.where(after_cursor(FlowRun.started_at, "asc", *position))
+    return query.order_by(FlowRun.started_at, FlowRun.id).limit(size)
+
+
 def delete_where(
     engine: Engine,
     where: ColumnElement[bool],
@@ -72,15 +86,21 @@ def delete_where(
         entry.matched = total
         entry.touch()
     deleted = 0
+    position: tuple[datetime, uuid.UUID] | None = None
     while deleted < total or total == 0:
         with engine.begin() as conn:
-            ids = conn.execute(select(FlowRun.id).where(where).limit(size)).scalars().all()
-            if not ids:
+            batch = conn.execute(next_batch(where, size, position)).all()
+            if not batch and position is not None:
+                position = None  # one more pass from the start: runs that arrived behind it
+                continue
+            if not batch:
                 break
+            ids = [run_id for run_id, _ in batch]
             conn.execute(delete(FlowRun).where(FlowRun.id.in_(ids)))
             if entry is not None:
                 entry.record_batch(conn, deleted + len(ids))
         deleted += len(ids)
+        position = (batch[-1][1], batch[-1][0])
         if engine.dialect.name == "sqlite":
             with engine.connect() as conn:
                 conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))

@@ -14,7 +14,7 @@ from sqlalchemy import delete, select
 
 from data import queries as q
 from data.db import session_scope
-from data.deletion import bulk_delete_filter, delete_run, delete_runs
+from data.deletion import bulk_delete_filter, delete_run, delete_runs, delete_where
 from data.errors import InvalidQuery
 from data.filters import FlowRunFilter
 from data.models import Flow, FlowRun, User
@@ -301,3 +301,34 @@ def test_policy_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FLOWRUNS_RETENTION_MAX_RUNS_PER_FLOW")
     monkeypatch.delenv("FLOWRUNS_RETENTION_FAILURE_MAX_AGE_DAYS")
     assert RetentionPolicy.from_settings(get_settings()).is_empty
+
+
+def test_batches_resume_after_the_last_deleted_run_and_catch_late_arrivals(
+    world: World,
+) -> None:
+    """Batches go oldest first, each starting after the previous one's last run (keyset,
+    data.deletion.next_batch). While it runs, another writer deletes one of the doomed runs
+    and inserts a matching run behind the position: the final pass from the start takes
+    it (the delete stops at the count it matched), and nothing else is touched."""
+    seed_mixed(world)
+    cutoff = at(days=30)
+    by_age = sorted(
+        (r for r in world.runs if r["started_at"] < cutoff), key=lambda r: r["started_at"]
+    )
+    survivors = world.ids(lambda r: r["started_at"] >= cutoff)
+    gone_after_batch: list[set[uuid.UUID]] = []
+
+    def progress(done: int, total: int) -> None:
+        gone_after_batch.append({r["id"] for r in by_age} - remaining(world))
+        if len(gone_after_batch) == 1:
+            with world.engine.begin() as conn:
+                conn.execute(delete(FlowRun).where(FlowRun.id == by_age[-1]["id"]))
+            world.add([world.run(started_at=at(days=-1))])
+
+    deleted = delete_where(
+        world.engine, FlowRun.started_at < cutoff, batch_size=4, progress=progress
+    )
+    assert remaining(world) == survivors
+    assert deleted == len(by_age)
+    assert gone_after_batch[0] == {r["id"] for r in by_age[:4]}
+    assert gone_after_batch[1] == {r["id"] for r in by_age[:8]} | {by_age[-1]["id"]}
