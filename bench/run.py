@@ -284,10 +284,10 @@ def main(argv: list[str] | None = None) -> None:
     stored: dict[str, Any] = {}
     for size in args.sizes.split(","):
         for backend in args.backends.split(","):
-            measured = measure_dataset(backend, size, args)
-            measured["commit"] = subprocess.run(
+            commit = subprocess.run(  # the code measured: HEAD when the dataset starts
                 ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
             ).stdout.strip()
+            measured = {**measure_dataset(backend, size, args), "commit": commit}
             measured["load_average"] = Path("/proc/loadavg").read_text().split()[0]
             # Re-read: another invocation (another size or backend) may have stored since.
             stored = json.loads(args.results.read_text()) if args.results.exists() else {}
