@@ -20,6 +20,7 @@ from data.db import session_scope
 from data.deletion import Progress, count_where, delete_where, resolve_batch_size
 from data.errors import InvalidQuery
 from data.models import FlowRun, FlowRunStatus, StoredRetentionPolicy, utcnow
+from data.queries.cursors import stored_started_at
 from data.queries.listing import after_cursor
 from data.settings import Settings
 from data.statuses import status_in
@@ -99,17 +100,20 @@ def _count_rule(engine: Engine, keep: int) -> ColumnElement[bool]:
         .group_by(FlowRun.flow_id)
         .having(func.count() > keep)
     )
+    # The boundary as SQLite sorts it (a legacy text time kept its own form): compared
+    # canonically, a boundary stored without microseconds was pruned too.
+    started = stored_started_at(FlowRun.started_at)
     per_flow = []
     with engine.connect() as conn:
         for flow_id in conn.execute(crowded).scalars().all():
             boundary = conn.execute(
-                select(FlowRun.started_at, FlowRun.id)
+                select(started.label("started_at"), FlowRun.id)
                 .where(FlowRun.flow_id == flow_id, finished)
                 .order_by(FlowRun.started_at.desc(), FlowRun.id.desc())
                 .offset(keep - 1)
                 .limit(1)
             ).one()
-            older = after_cursor(FlowRun.started_at, "desc", boundary.started_at, boundary.id)
+            older = after_cursor(started, "desc", boundary.started_at, boundary.id)
             per_flow.append(and_(FlowRun.flow_id == flow_id, older))
     return or_(*per_flow) if per_flow else false()
 

@@ -69,3 +69,38 @@ class UTCRangeBound(TypeDecorator[datetime]):
             return aware
         whole = aware.strftime("%Y-%m-%d %H:%M:%S")
         return f"{whole}.{aware.microsecond:06d}" if aware.microsecond else whole
+
+
+class StoredTimeKey(TypeDecorator[Any]):
+    """A time column as the database sorts it, for keyset cursors (see
+    data.queries.cursors.stored_started_at).
+
+    SQLite sorts the stored text, and another engine may have stored a time in a
+    non-canonical form (``'2026-01-02 03:04:05'``, ``'2026-01-02T03:04:05+05:00'``): a
+    cursor holding the parsed time, written back canonically, compared differently than
+    the rows sorted, and a walk returned such runs twice or skipped some. On SQLite this
+    type reads the stored text unchanged and binds text as given (a ``datetime`` in the
+    canonical stored form), so the cursor compares exactly like ``ORDER BY``. On
+    PostgreSQL it is ``timestamptz`` (text bound as the ISO time it holds).
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String())
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            if isinstance(value, str):
+                return value
+            naive = as_utc(value).replace(tzinfo=None)
+            return naive.isoformat(sep=" ", timespec="microseconds")  # as UTCDateTime stores
+        return as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return as_utc(value) if isinstance(value, datetime) else value

@@ -2,6 +2,10 @@
 of what comes back. A cursor is base64 JSON ``{"s": sort, "d": direction, "k": key,
 "id": run id}``; anything else, or a key the sort column cannot be compared with, is an
 ``InvalidCursor`` naming the problem (never a database error).
+
+A ``started_at`` key is the value the database sorts by (``stored_started_at``): on
+PostgreSQL the time (``{"ts": iso}``); on SQLite the stored text (``{"stored": text}``),
+which another engine may have written in a non-canonical form.
 """
 
 from __future__ import annotations
@@ -10,16 +14,28 @@ import base64
 import binascii
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from sqlalchemy import type_coerce
+from sqlalchemy.sql.elements import ColumnElement
 
 from data.errors import InvalidQuery
 from data.json_values import has_lone_surrogate
+from data.types import StoredTimeKey, as_utc
+
+
+def stored_started_at(column: Any) -> ColumnElement[Any]:
+    """``column`` (a started_at) as the cursor key: the same SQL (indexes still apply),
+    read and compared as the database sorts it (data.types.StoredTimeKey)."""
+    return type_coerce(column, StoredTimeKey())
 
 
 def encode_cursor(sort: str, direction: str, key: Any, run_id: uuid.UUID) -> str:
     if isinstance(key, datetime):
         key = {"ts": key.isoformat()}
+    elif sort == "started_at":
+        key = {"stored": key}
     payload = json.dumps({"s": sort, "d": direction, "k": key, "id": run_id.hex})
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
@@ -34,6 +50,7 @@ class InvalidCursor(InvalidQuery):
 # refused is a key that cannot be such a value (a time that overflows UTC, an integer
 # beyond 64 bits) or whose type the sort column cannot be compared with.
 MIN_INT64, MAX_INT64 = -(2**63), 2**63 - 1
+MAX_STORED_TIME_CHARS = 64  # an ISO time with offset and microseconds takes 32
 CURSOR_FIELDS = frozenset({"s", "d", "k", "id"})
 NOT_OURS = "cursor: not a cursor returned by this API"
 
@@ -53,16 +70,31 @@ def _cursor_payload(cursor: str) -> dict[str, Any]:
     return payload
 
 
-def _time_key(key: Any) -> datetime:
+def _time_key(key: Any) -> datetime | str:
+    """A time, or (SQLite) a time's stored text, compared as text. The text must be an
+    ISO time too: PostgreSQL compares it as one, and SQLite stores no other kind of time
+    that a row can be read with."""
     try:
-        if not isinstance(key, dict) or set(key) != {"ts"}:
+        if not isinstance(key, dict) or len(key) != 1 or not {"ts", "stored"} >= set(key):
             raise TypeError("not a time key")
-        moment = datetime.fromisoformat(key["ts"])
-        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+        [(kind, value)] = key.items()
+        if kind == "stored" and not _plain_text(value, MAX_STORED_TIME_CHARS):
+            raise ValueError("not stored time text")
+        moment = as_utc(datetime.fromisoformat(value))
+        return value if kind == "stored" else moment
     except (TypeError, ValueError, OverflowError):
         raise InvalidCursor(
             f"{NOT_OURS} (the started_at key must be an ISO time within years 1-9999 in UTC)"
         ) from None
+
+
+def _plain_text(key: Any, max_chars: int | None = None) -> bool:
+    return (
+        isinstance(key, str)
+        and "\x00" not in key
+        and not has_lone_surrogate(key)
+        and (max_chars is None or len(key) <= max_chars)
+    )
 
 
 def _cursor_key(sort: str, key: Any) -> Any:
@@ -74,7 +106,7 @@ def _cursor_key(sort: str, key: Any) -> Any:
         if isinstance(key, bool) or not isinstance(key, int) or not MIN_INT64 <= key <= MAX_INT64:
             raise InvalidCursor(f"{NOT_OURS} (the duration_ms key must be a 64-bit integer)")
         return key
-    if not isinstance(key, str) or "\x00" in key or has_lone_surrogate(key):
+    if not _plain_text(key):
         raise InvalidCursor(f"{NOT_OURS} (the {sort} key must be text)")
     return key
 

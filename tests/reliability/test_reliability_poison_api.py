@@ -164,20 +164,10 @@ def _exercise(
     return 1
 
 
-TEXT_TIMESTAMP_CURSOR = pytest.mark.xfail(
-    strict=True,
-    reason="issue 8 (poison rows): on SQLite, started_at stored as text by another engine "
-    "('2026-01-02 03:04:05', '...+05:00') compares as text against the cursor's canonical "
-    "value: a cursor walk returns such runs twice",
-)
-
-
 @pytest.mark.parametrize("sort_key", SORT_KEYS)
 def test_full_cursor_walks_see_every_poison_row_once(
-    poisoned: PoisonedDatabase, sort_key: str, request: pytest.FixtureRequest
+    poisoned: PoisonedDatabase, sort_key: str
 ) -> None:
-    if sort_key == "started_at" and poisoned.dialect == "sqlite":
-        request.applymarker(TEXT_TIMESTAMP_CURSOR)
     admin = poisoned.headers["admin"]
     stored = _all_ids(poisoned.url)
     assert {str(i) for i in poisoned.runs.values()} <= stored
@@ -190,13 +180,10 @@ def test_full_cursor_walks_see_every_poison_row_once(
 
 
 @pytest.mark.parametrize("sort_key", SORT_KEYS)
-def test_every_poison_row_can_be_a_page_boundary(
-    poisoned: PoisonedDatabase, sort_key: str, request: pytest.FixtureRequest
-) -> None:
+def test_every_poison_row_can_be_a_page_boundary(poisoned: PoisonedDatabase, sort_key: str) -> None:
     """Pages of one run over the poison flows: each poison row's sort key goes into a
-    cursor, which the API must accept back."""
-    if sort_key == "started_at" and poisoned.dialect == "sqlite":
-        request.applymarker(TEXT_TIMESTAMP_CURSOR)  # year 1/9999 keys are accepted back
+    cursor, which the API must accept back (year 1/9999 times; on SQLite, times another
+    engine stored as non-canonical text, compared as stored: data.types.StoredTimeKey)."""
     flows = [str(flow_id) for flow_id in poisoned.flow_ids]
     with TestClient(create_app(poisoned.url), raise_server_exceptions=False) as client:
         both = [
