@@ -1,44 +1,27 @@
 """End to end: `streamlit run` on a free port, Debian's headless Chromium via Playwright.
 
 Never downloads a browser (no `playwright install`): skipped when /usr/bin/chromium is
-missing. Screenshots of every page go to test-artifacts/screenshots/.
+missing. Screenshots of every page go to test-artifacts/screenshots/. The server and the
+browser are the session's (tests/dashboard/conftest.py).
 """
 
 from __future__ import annotations
 
 import io
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from dashworld import seed
+from e2e_server import CHROMIUM, ROOT
 
 from data import queries as q
 from data.db import build_engine
 from data.filters import FlowRunFilter
 
 pytestmark = pytest.mark.browser
-CHROMIUM = Path("/usr/bin/chromium")
-ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "test-artifacts" / "screenshots"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PAGES = {"overview": "", "history": "history", "flows": "flows", "errors": "errors"}
 PAGES["retention"] = "retention"
 
@@ -46,68 +29,7 @@ if not CHROMIUM.exists():
     pytest.skip(
         "needs Debian's /usr/bin/chromium (apt-get install chromium)", allow_module_level=True
     )
-sync_api = pytest.importorskip("playwright.sync_api")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_healthy(base: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError("streamlit did not become healthy")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    from data import migrate
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'flowruns.db'}"
-    migrate.upgrade(url)
-    seed(url, runs=2000, days=90)
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWRUNS_")}
-    env["FLOWRUNS_DATABASE_URL"] = url
-    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py"]
-    command += ["--server.port", str(port), "--server.headless", "true"]
-    proc = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(base, proc)
-        yield base, url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    with sync_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(profile),
-            executable_path=str(CHROMIUM),
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1400, "height": 900},
-            accept_downloads=True,
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+pytest.importorskip("playwright.sync_api")
 
 
 def _assert_no_error(page: object) -> None:

@@ -18,10 +18,9 @@ import pandas as pd
 import pytest
 from dashworld import SEED_NOW, all_rows, seed
 from e2e_server import running_dashboard
-from test_e2e_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 Page = Any  # playwright's sync Page
 
 
@@ -36,25 +35,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, pd.D
         yield base, all_rows(url)
 
 
-@pytest.fixture(scope="module")
-def context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    profile = tmp_path_factory.mktemp("chromium-charts")
-    with sync_api.sync_playwright() as playwright:
-        ctx = playwright.chromium.launch_persistent_context(
-            str(profile),
-            executable_path=str(CHROMIUM),
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1400, "height": 1000},
-        )
-        try:
-            yield ctx
-        finally:
-            ctx.close()
-
-
 @pytest.fixture
-def page(context: Any) -> Iterator[Page]:
-    tab = context.new_page()
+def page(browser: Any) -> Iterator[Page]:
+    """A tab of the session's Chromium (one playwright per process), 1000 px tall."""
+    tab = browser.new_page()
+    tab.set_viewport_size({"width": 1400, "height": 1000})
     try:
         yield tab
     finally:

@@ -13,7 +13,7 @@ import pytest
 from dashworld import SEED_NOW
 from e2e_server import running_dashboard
 from flows_errors_world import HOST, HOSTILE, HOSTILE_TYPE, Seeded, hostile_world, same_named_flows
-from test_e2e_browser import _wait_for_app, browser  # noqa: F401
+from test_e2e_browser import _wait_for_app
 
 pytestmark = pytest.mark.browser
 TITLES = ("Overview", "History", "Flows", "Errors", "Retention")
@@ -53,7 +53,7 @@ def _wait_url(page: object, flow_id: str, path: str) -> None:
 
 def test_the_second_same_named_flow_can_be_picked_and_stays_picked(
     served: tuple[str, Seeded],
-    browser: object,  # noqa: F811
+    browser: object,
 ) -> None:
     base, world = served
     bob = str(world.flows["bob"])
@@ -85,7 +85,7 @@ def test_the_second_same_named_flow_can_be_picked_and_stays_picked(
 
 def test_a_link_to_one_of_two_same_named_flows_keeps_that_flow(
     served: tuple[str, Seeded],
-    browser: object,  # noqa: F811
+    browser: object,
 ) -> None:
     base, world = served
     bob = str(world.flows["bob"])
@@ -114,7 +114,7 @@ LINKED = (  # hostile link parameters: echoed in the error about them and the gr
 )
 def test_no_page_links_or_loads_anything_from_stored_or_linked_text(
     served: tuple[str, Seeded],
-    browser: object,  # noqa: F811
+    browser: object,
     query: str,
     titles: tuple[str, ...],
 ) -> None:

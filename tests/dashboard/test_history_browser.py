@@ -4,28 +4,18 @@
 - a header click sorts every matching run on the server (URL and rows change), and the
   grid offers no sort of its own (its column menu has no sort items);
 - typed custom dates apply on Enter.
+
+The server (2,000 seeded runs) and the browser are the session's (conftest.py).
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 
 import pandas as pd
 import pytest
-from dashworld import SEED_NOW, all_rows, seed
-from test_e2e_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    ROOT,
-    _free_port,
-    _grid_rows,
-    _wait_healthy,
-    sync_api,
-)
+from dashworld import SEED_NOW, all_rows
+from test_e2e_browser import _grid_rows
 
 from dashboard.formatting import human_duration
 from dashboard.runs_table import SORTABLE_WIDTHS
@@ -33,46 +23,6 @@ from dashboard.runs_table import SORTABLE_WIDTHS
 pytestmark = pytest.mark.browser
 ROW_MARKERS = 33  # the grid's checkbox column, left of the first data column (pixels)
 HEADER_MIDDLE = 18  # vertical middle of the header row
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    from data import migrate
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('history-e2e') / 'flowruns.db'}"
-    migrate.upgrade(url)
-    seed(url, runs=300, days=30)
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWRUNS_")}
-    env["FLOWRUNS_DATABASE_URL"] = url
-    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py"]
-    command += ["--server.port", str(port), "--server.headless", "true"]
-    proc = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(base, proc)
-        yield base, url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    profile = tmp_path_factory.mktemp("chromium-history")
-    with sync_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(profile),
-            executable_path=str(CHROMIUM),
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1400, "height": 900},
-        )
-        try:
-            yield context
-        finally:
-            context.close()
 
 
 def _open(browser: object, address: str) -> object:
@@ -173,7 +123,7 @@ def test_a_header_click_sorts_every_run_on_the_server(
     _, middle, right = _header_x(page, "duration")
     page.mouse.click(middle, y)  # type: ignore[attr-defined]
     _wait_url(page, "sort=duration_ms")
-    # Every matching run sorted, not the 25 on screen: the longest runs of all 300.
+    # Every matching run sorted, not the 25 on screen: the longest runs of all of them.
     _assert_column(page, "duration", _by_duration(rows, ascending=False))
     page.mouse.click(middle, y)  # type: ignore[attr-defined]  # again: the other way
     _wait_url(page, "dir=asc")

@@ -5,7 +5,7 @@ is checked: an invalid value blocks the preview with a message."""
 from __future__ import annotations
 
 import pytest
-from test_e2e_browser import _grid_rows, _wait_for_app, browser, server  # noqa: F401
+from test_e2e_browser import _grid_rows, _wait_for_app
 
 pytestmark = pytest.mark.browser
 DAYS = "Started more than N days ago"
@@ -20,8 +20,8 @@ def _type_days(page: object, value: str) -> None:
 
 
 def test_an_invalid_day_count_blocks_the_preview_in_the_browser(
-    server: tuple[str, str],  # noqa: F811
-    browser: object,  # noqa: F811
+    server: tuple[str, str],
+    browser: object,
 ) -> None:
     base, _ = server
     page = browser.new_page()  # type: ignore[attr-defined]
