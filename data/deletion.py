@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine, Select, delete, func, select, text
 from sqlalchemy.sql.elements import ColumnElement
@@ -13,6 +14,7 @@ from data.audit import AuditContext, AuditHandle, audited, filter_criteria
 from data.errors import InvalidQuery
 from data.filters import FlowRunFilter
 from data.models import FlowRun, FlowRunStatus, utcnow
+from data.queries.cursors import stored_started_at
 from data.queries.listing import after_cursor
 from data.settings import get_settings
 
@@ -53,15 +55,17 @@ def count_where(engine: Engine, where: ColumnElement[bool]) -> int:
 
 
 def next_batch(
-    where: ColumnElement[bool], size: int, position: tuple[datetime, uuid.UUID] | None
-) -> Select[uuid.UUID, datetime]:
+    where: ColumnElement[bool], size: int, position: tuple[Any, uuid.UUID] | None
+) -> Select[uuid.UUID, Any]:
     """(id, started_at) of the next ``size`` runs to delete, oldest first, after
     ``position`` (the last run deleted). Each batch starts where the previous one ended:
     on PostgreSQL the deleted rows stay in the table and its indexes until vacuumed, and
-    a batch starting from the beginning again walked all of them (quadratic)."""
-    query = select(FlowRun.id, FlowRun.started_at).where(where)
+    a batch starting from the beginning again walked all of them (quadratic). The
+    position is compared as the database sorts (SQLite: legacy text as stored)."""
+    started = stored_started_at(FlowRun.started_at)
+    query = select(FlowRun.id, started).where(where)
     if position is not None:
-        query = query.where(after_cursor(FlowRun.started_at, "asc", *position))
+        query = query.where(after_cursor(started, "asc", *position))
     return query.order_by(FlowRun.started_at, FlowRun.id).limit(size)
 
 
@@ -86,7 +90,7 @@ def delete_where(
         entry.matched = total
         entry.touch()
     deleted = 0
-    position: tuple[datetime, uuid.UUID] | None = None
+    position: tuple[Any, uuid.UUID] | None = None
     while deleted < total or total == 0:
         with engine.begin() as conn:
             batch = conn.execute(next_batch(where, size, position)).all()

@@ -19,10 +19,11 @@ from typing import Any
 
 import pytest
 from runfactory import World, at, make_world
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text, true
 
 from data import queries as q
 from data.db import build_engine
+from data.deletion import delete_where
 from data.export.stream import iter_csv
 from data.filters import FlowRunFilter
 from data.queries.cursors import InvalidCursor, decode_cursor
@@ -184,6 +185,30 @@ def test_retention_keeps_exactly_the_newest_runs_in_stored_order(world: World) -
     prune(world.engine, RetentionPolicy(max_runs_per_flow=5))
     kept = {r["id"] for flow_runs in newest.values() for r in flow_runs[:5]}
     assert {run.id for run in q.list_runs(world.engine, FlowRunFilter(), limit=100).runs} == kept
+
+
+def test_batched_delete_walks_the_stored_order_without_restarting(world: World) -> None:
+    """Batches of one run each resume after the last deleted run: deleted oldest first
+    in the database's order, one SELECT per batch (a position compared in another form
+    skipped runs and fell back to rescans from the start)."""
+    runs = seed_legacy_times(world)
+    batch_selects: list[str] = []
+    deleted: list[Any] = []
+
+    def watch(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.startswith("SELECT") and "LIMIT" in statement:
+            batch_selects.append(statement)
+        elif statement.startswith("DELETE FROM flow_run"):
+            values = parameters.values() if isinstance(parameters, dict) else parameters
+            deleted.extend(values)
+
+    event.listen(world.engine, "before_cursor_execute", watch)
+    try:
+        assert delete_where(world.engine, true(), batch_size=1) == RUNS
+    finally:
+        event.remove(world.engine, "before_cursor_execute", watch)
+    assert [uuid.UUID(str(p)) for p in deleted] == expected(world.engine, runs, "started_at", "asc")
+    assert len(batch_selects) == RUNS
 
 
 def encode(key: Any, sort: str = "started_at", direction: str = "desc") -> str:
