@@ -22,7 +22,20 @@ VOLUME_COLOUR = "#7F7F7F"  # runs per bucket, behind the success-rate line
 ACCENT = "#0072B2"
 # Categorical series that are not statuses (error types): Okabe-Ito without the
 # status-loaded green/vermillion first, so a series never reads as "success".
-SERIES_COLOURS = ("#0072B2", "#E69F00", "#56B4E9", "#CC79A7", "#F0E442", "#000000", "#999999")
+# Then Paul Tol's wine, teal and indigo (also colour-blind safe): the Errors trend draws
+# 8 types plus "(other types)", and a repeated colour would merge two types.
+SERIES_COLOURS = (
+    "#0072B2",
+    "#E69F00",
+    "#56B4E9",
+    "#CC79A7",
+    "#F0E442",
+    "#000000",
+    "#999999",
+    "#882255",
+    "#44AA99",
+    "#332288",
+)
 # Failure rate 0 -> 1 for the grid: light to vermillion (sequential, one hue).
 FAILURE_SCALE = [[0.0, "#F2F2F2"], [0.05, "#F9D9C4"], [0.5, "#E8894A"], [1.0, "#A33F00"]]
 

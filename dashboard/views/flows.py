@@ -59,6 +59,7 @@ st.dataframe(
         "success rate": st.column_config.ProgressColumn(
             "success rate", min_value=0, max_value=100, format="%.1f%%"
         ),
+        "flags": st.column_config.TextColumn(width="medium"),  # "p95 regression" whole
         "runs": st.column_config.NumberColumn(format="localized"),
         "success change (pp)": st.column_config.NumberColumn(format="%+.1f"),
         "p50 (s)": st.column_config.NumberColumn(format="%.2f"),
