@@ -19,8 +19,7 @@ from data.filters import FlowRunFilter
 from data.models import Flow, FlowRun, User
 from data.queries.cursors import decode_cursor, encode_cursor, stored_started_at
 from data.queries.page_branches import merged_page, page_branches
-from data.rollup.reader import matching_runs
-from data.rollup.routing import rollup_grain
+from data.rollup.reader import matching_runs, route
 
 MAX_PAGE_SIZE = 500
 SortDirection = Literal["asc", "desc"]
@@ -223,7 +222,7 @@ def count_runs(engine: Engine, flt: FlowRunFilter, *, exact: bool = False) -> in
     """How many runs match; exact either way. From the rollup's per-period counts when
     it can answer the filter (data.rollup.routing: a few thousand rows whatever the
     history), else from raw rows; ``exact=True`` forces raw rows."""
-    grain = None if exact else rollup_grain(flt)
+    grain = route(engine, flt, exact)
     if grain is not None:
         return matching_runs(engine, grain, flt)
     query = count_statement(flt)

@@ -7,13 +7,24 @@ produce, so everything after the fetch is shared.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import Connection, Engine, String, Table, func, literal, select, type_coerce
+from sqlalchemy import (
+    Connection,
+    Engine,
+    String,
+    Table,
+    func,
+    inspect,
+    literal,
+    select,
+    type_coerce,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
 from data.filters import FlowRunFilter
@@ -27,7 +38,7 @@ from data.models import (
 )
 from data.rollup.histogram import highest, histogram_percentiles
 from data.rollup.routing import on_table, rollup_grain
-from data.rollup.schema import Grain
+from data.rollup.schema import Grain, all_tables
 from data.statuses import KNOWN_STATUSES, canonical, status_in
 from data.types import as_utc
 
@@ -145,6 +156,27 @@ def matching_runs(engine: Engine, grain: Grain, flt: FlowRunFilter) -> int:
         return int(conn.execute(query).scalar_one())
 
 
+# Per database URL: (rollup tables present, when that was checked). Presence is
+# remembered; absence is checked again after a minute, so `flowruns init-db` on a
+# database the app already serves is picked up without a restart.
+_INSTALLED: dict[str, tuple[bool, float]] = {}
+RECHECK_SECONDS = 60.0
+
+
+def installed(engine: Engine) -> bool:
+    """Whether migration 0003 (the rollup) is applied; a database not yet upgraded is
+    answered from raw rows instead of failing."""
+    key = engine.url.render_as_string(hide_password=False)
+    known = _INSTALLED.get(key)
+    now = time.monotonic()
+    if known and (known[0] or now - known[1] < RECHECK_SECONDS):
+        return known[0]
+    with engine.connect() as conn:
+        present = set(all_tables()) <= set(inspect(conn).get_table_names())
+    _INSTALLED[key] = (present, now)
+    return present
+
+
 def route(
     engine: Engine,
     flt: FlowRunFilter,
@@ -156,7 +188,7 @@ def route(
     """THE routing decision of every aggregate: the rollup grain to read, or ``None`` for
     raw rows. ``exact=True`` always reads raw rows; ``False`` reads the rollup whenever it
     can answer; ``None`` (the default) also when raw rows would be cheap."""
-    if exact:
+    if exact or not installed(engine):
         return None
     grain = rollup_grain(flt, bucket, zone, span)
     if grain is None or exact is False:

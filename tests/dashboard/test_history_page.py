@@ -10,7 +10,7 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 from dashworld import SEED_NOW, all_rows, app, assert_clean, matched_total, seed, texts
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from streamlit.proto.Dataframe_pb2 import Dataframe as DataframeProto
 from streamlit.testing.v1 import AppTest
 
@@ -97,10 +97,37 @@ def test_sort_size_and_page_come_back_from_the_url(
     assert "cursor" not in other.query_params
 
 
+def seed_with_recent_failures(url: str) -> None:
+    """80 demo runs, three of the newest finished ones turned into failures with their
+    own messages: the demo's random mix may hold no failure in the last 7 days."""
+    seed(url, runs=80)
+    engine = build_engine(url)
+    try:
+        with engine.begin() as conn:
+            newest = conn.execute(
+                select(FlowRun.id)
+                .where(FlowRun.status == "success")
+                .order_by(FlowRun.started_at.desc())
+                .limit(3)
+            ).scalars()
+            for number, run_id in enumerate(list(newest)):
+                conn.execute(
+                    update(FlowRun)
+                    .where(FlowRun.id == run_id)
+                    .values(
+                        status="failure",
+                        error_type="TimeoutError",
+                        error_message=f"step {number} timed out",
+                    )
+                )
+    finally:
+        engine.dispose()
+
+
 def test_the_table_shows_each_runs_error_message(
     monkeypatch: pytest.MonkeyPatch, sqlite_url: str
 ) -> None:
-    seed(sqlite_url, runs=80)
+    seed_with_recent_failures(sqlite_url)
     rows = all_rows(sqlite_url).set_index("id")
     at = _history(monkeypatch, sqlite_url, status="failure")
     shown = _table(at)
@@ -112,7 +139,7 @@ def test_the_table_shows_each_runs_error_message(
 def test_a_run_permalink_opens_its_detail_even_outside_the_filters(
     monkeypatch: pytest.MonkeyPatch, sqlite_url: str
 ) -> None:
-    seed(sqlite_url, runs=80)
+    seed_with_recent_failures(sqlite_url)
     rows = all_rows(sqlite_url)
     failure = rows[rows.status == "failure"].iloc[0]
     at = _history(monkeypatch, sqlite_url, status="success", run=failure["id"])
