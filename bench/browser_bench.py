@@ -1,6 +1,8 @@
 """Browser benchmark: the real dashboard in Debian's headless Chromium (Playwright).
 
     python bench/browser_bench.py --runs 50000          # writes bench/results/browser.md
+    python bench/browser_bench.py --database-url URL --out bench/results/browser_pg_1m.md
+                                                        # an existing database, as it is
 
 Page-ready time = from navigation (or the click) until the page's title and every chart
 are drawn and Streamlit is idle (no "running" status, the DOM unchanged for 300 ms):
@@ -199,9 +201,11 @@ def script_times(url: str, range_: str) -> dict[str, tuple[float, float]]:
     return times
 
 
-def _report(runs: int, range_: str, browser: dict[str, Any], script: dict[str, Any]) -> str:
+def _report(
+    runs: int, backend: str, range_: str, browser: dict[str, Any], script: dict[str, Any]
+) -> str:
     lines = [
-        f"# Browser benchmark: {runs:,} runs, SQLite, range {range_}",
+        f"# Browser benchmark: {runs:,} runs, {backend}, range {range_}",
         "",
         "Headless Debian Chromium via Playwright, on the shared 2-core machine. Page-ready:",
         "navigation (or click) until title and charts are drawn and Streamlit is idle.",
@@ -236,23 +240,48 @@ def _report(runs: int, range_: str, browser: dict[str, Any], script: dict[str, A
     return "\n".join(lines) + "\n"
 
 
+def _existing(url: str) -> tuple[int, str]:
+    """(runs, backend name) of a database given on the command line."""
+    from sqlalchemy import text
+
+    from data.db import build_engine
+
+    engine = build_engine(url)
+    try:
+        with engine.connect() as conn:
+            runs = int(conn.execute(text("SELECT count(*) FROM flow_run")).scalar_one())
+        return runs, {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[engine.dialect.name]
+    finally:
+        engine.dispose()
+
+
+def _measure(url: str, range_: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    proc, base = _serve(url)
+    try:
+        browser = browser_times(base, range_)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return browser, script_times(url, range_)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=50_000)
+    parser.add_argument("--database-url", help="measure this database as it is (no seeding)")
     parser.add_argument("--range", default="7d", dest="range_")
     parser.add_argument("--out", type=Path, default=RESULTS / "browser.md")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite:///{Path(folder) / 'bench.db'}"
-        _seed(url, args.runs)
-        proc, base = _serve(url)
-        try:
-            browser = browser_times(base, args.range_)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-        script = script_times(url, args.range_)
-    report = _report(args.runs, args.range_, browser, script)
+    if args.database_url:
+        runs, backend = _existing(args.database_url)
+        browser, script = _measure(args.database_url, args.range_)
+    else:
+        runs, backend = args.runs, "SQLite"
+        with tempfile.TemporaryDirectory() as folder:
+            url = f"sqlite:///{Path(folder) / 'bench.db'}"
+            _seed(url, args.runs)
+            browser, script = _measure(url, args.range_)
+    report = _report(runs, backend, args.range_, browser, script)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report)
     print(report)

@@ -1,8 +1,10 @@
-"""Session-wide browser fixtures: one Chromium and one dashboard over the demo-like
+"""Browser fixtures: one dashboard for the session over the demo-like
 database for every browser module whose checks read their expectations from that data
 (test_e2e_browser, test_history_browser, test_retention_browser). Modules that need data
 of their own (chart interactions, same-named flows and hostile text) start their own
-server with ``e2e_server.running_dashboard``."""
+server with ``e2e_server.running_dashboard``. Chromium is started per module: the sync
+Playwright keeps an event loop running in this thread while it lives, which would break
+``asyncio.run`` in every later test of the session."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
         yield base, url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     with chromium(tmp_path_factory.mktemp("chromium-profile"), accept_downloads=True) as context:
         yield context
