@@ -235,7 +235,7 @@ def test_another_engines_odd_sqlite_values_are_written_and_followed(tmp_path: An
         engine.dispose()
 
 
-def test_postgres_triggers_find_emptied_rollup_rows_by_key(engine: Engine) -> None:
+def test_statement_triggers_find_emptied_rollup_rows_by_key(engine: Engine) -> None:
     """Without statistics on transition tables the planner joined the touched keys
     against a full histogram scan once per row (7 s per 5,000-row batch at 100k runs);
     the trigger functions must look rows up by key."""
