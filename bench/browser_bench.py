@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -128,7 +129,7 @@ def _timed_click(page: Any, locator: Any, charts: int) -> float:
     return time.perf_counter() - start - QUIET_MS / 1000
 
 
-def browser_times(base: str, range_: str) -> dict[str, Any]:
+def browser_times(base: str, link: str) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     out: dict[str, Any] = {"cold": {}, "warm": {}, "switch": {}}
@@ -140,16 +141,16 @@ def browser_times(base: str, range_: str) -> dict[str, Any]:
             viewport={"width": 1400, "height": 1000},
         )
         page = ctx.new_page()
-        _timed_goto(page, f"{base}/?range={range_}", 5)  # server warm-up (imports), untimed
+        _timed_goto(page, f"{base}/?{link}", 5)  # server warm-up (imports), untimed
         for name, (path, charts) in PAGES.items():
             page.get_by_role("button", name="Refresh data").click()  # empty query cache
             page.wait_for_timeout(500)
-            out["cold"][name] = _timed_goto(page, f"{base}/{path}?range={range_}", charts)
-            out["warm"][name] = _timed_goto(page, f"{base}/{path}?range={range_}", charts)
+            out["cold"][name] = _timed_goto(page, f"{base}/{path}?{link}", charts)
+            out["warm"][name] = _timed_goto(page, f"{base}/{path}?{link}", charts)
         nav = page.locator('[data-testid="stSidebarNav"]')
         for name, (_, charts) in [*list(PAGES.items())[1:], ("Overview", PAGES["Overview"])]:
             out["switch"][name] = _timed_click(page, nav.get_by_text(name, exact=True), charts)
-        page.goto(f"{base}/?range={range_}")
+        page.goto(f"{base}/?{link}")
         _ready(page, 5)
         statuses = page.get_by_label("Statuses")
         out["filter_cold"] = _timed_filter(page, statuses, "failure")
@@ -176,7 +177,7 @@ def _timed_filter(page: Any, statuses: Any, value: str | None) -> float:
     return time.perf_counter() - start - QUIET_MS / 1000
 
 
-def script_times(url: str, range_: str) -> dict[str, tuple[float, float]]:
+def script_times(url: str, link: str) -> dict[str, tuple[float, float]]:
     """Server side: each page's script in AppTest (cold cache, then warm), seconds."""
     os.environ["FLOWRUNS_DATABASE_URL"] = url
     os.environ["FLOWRUNS_CACHE_TTL_SECONDS"] = "3600"
@@ -187,7 +188,8 @@ def script_times(url: str, range_: str) -> dict[str, tuple[float, float]]:
 
     get_settings.cache_clear()
     at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=300)
-    at.query_params["range"] = range_
+    for key, value in urllib.parse.parse_qsl(link):
+        at.query_params[key] = value
     at.run()  # imports and the frame's queries, untimed
     times = {}
     for name in PAGES:
@@ -202,10 +204,10 @@ def script_times(url: str, range_: str) -> dict[str, tuple[float, float]]:
 
 
 def _report(
-    runs: int, backend: str, range_: str, browser: dict[str, Any], script: dict[str, Any]
+    runs: int, backend: str, link: str, browser: dict[str, Any], script: dict[str, Any]
 ) -> str:
     lines = [
-        f"# Browser benchmark: {runs:,} runs, {backend}, range {range_}",
+        f"# Browser benchmark: {runs:,} runs, {backend}, link `?{link}`",
         "",
         "Headless Debian Chromium via Playwright, on the shared 2-core machine. Page-ready:",
         "navigation (or click) until title and charts are drawn and Streamlit is idle.",
@@ -255,14 +257,14 @@ def _existing(url: str) -> tuple[int, str]:
         engine.dispose()
 
 
-def _measure(url: str, range_: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def _measure(url: str, link: str) -> tuple[dict[str, Any], dict[str, Any]]:
     proc, base = _serve(url)
     try:
-        browser = browser_times(base, range_)
+        browser = browser_times(base, link)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    return browser, script_times(url, range_)
+    return browser, script_times(url, link)
 
 
 def main() -> None:
@@ -270,18 +272,24 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=50_000)
     parser.add_argument("--database-url", help="measure this database as it is (no seeding)")
     parser.add_argument("--range", default="7d", dest="range_")
+    parser.add_argument(
+        "--dates", help="FROM,TO (YYYY-MM-DD): a custom range, e.g. the last week of a dataset"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "browser.md")
     args = parser.parse_args()
+    # The link parameters every measured page is opened with.
+    start, _, end = (args.dates or "").partition(",")
+    query = f"range=custom&from={start}&to={end}" if args.dates else f"range={args.range_}"
     if args.database_url:
         runs, backend = _existing(args.database_url)
-        browser, script = _measure(args.database_url, args.range_)
+        browser, script = _measure(args.database_url, query)
     else:
         runs, backend = args.runs, "SQLite"
         with tempfile.TemporaryDirectory() as folder:
             url = f"sqlite:///{Path(folder) / 'bench.db'}"
             _seed(url, args.runs)
-            browser, script = _measure(url, args.range_)
-    report = _report(runs, backend, args.range_, browser, script)
+            browser, script = _measure(url, query)
+    report = _report(runs, backend, query, browser, script)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report)
     print(report)
