@@ -44,14 +44,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return as_utc(value)
 
 
-class UTCRangeBound(TypeDecorator[datetime]):
-    """A time-range bound (``started_at >= bound``) that also compares right with legacy
-    SQLite text written without microseconds (``'2024-01-02 03:04:05'``, e.g. SQLite's
-    CURRENT_TIMESTAMP). SQLite compares the stored text: the canonical bound
-    ``'... 03:04:05.000000'`` sorts after ``'... 03:04:05'``, which dropped that row from
-    an inclusive lower bound and kept it under an exclusive upper bound. Writing a whole
-    second without the ``.000000`` sorts correctly against both stored forms.
-    """
+class _TextOnSQLite(TypeDecorator[Any]):
+    """A time bound or key that SQLite compares as the stored text; ``timestamptz``
+    elsewhere."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
@@ -60,6 +55,18 @@ class UTCRangeBound(TypeDecorator[datetime]):
         if dialect.name == "sqlite":
             return dialect.type_descriptor(String())
         return dialect.type_descriptor(DateTime(timezone=True))
+
+
+class UTCRangeBound(_TextOnSQLite):
+    """A time-range bound (``started_at >= bound``) that also compares right with legacy
+    SQLite text written without microseconds (``'2024-01-02 03:04:05'``, e.g. SQLite's
+    CURRENT_TIMESTAMP). SQLite compares the stored text: the canonical bound
+    ``'... 03:04:05.000000'`` sorts after ``'... 03:04:05'``, which dropped that row from
+    an inclusive lower bound and kept it under an exclusive upper bound. Writing a whole
+    second without the ``.000000`` sorts correctly against both stored forms.
+    """
+
+    cache_ok = True  # SQLAlchemy asks every subclass; no state
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None:
@@ -71,7 +78,7 @@ class UTCRangeBound(TypeDecorator[datetime]):
         return f"{whole}.{aware.microsecond:06d}" if aware.microsecond else whole
 
 
-class StoredTimeKey(TypeDecorator[Any]):
+class StoredTimeKey(_TextOnSQLite):
     """A time column as the database sorts it, for keyset cursors (see
     data.queries.cursors.stored_started_at).
 
@@ -84,13 +91,7 @@ class StoredTimeKey(TypeDecorator[Any]):
     PostgreSQL it is ``timestamptz`` (text bound as the ISO time it holds).
     """
 
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name == "sqlite":
-            return dialect.type_descriptor(String())
-        return dialect.type_descriptor(DateTime(timezone=True))
+    cache_ok = True  # SQLAlchemy asks every subclass; no state
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None:
