@@ -18,7 +18,10 @@ from dashboard.formatting import md_escape, without_duration_note
 from data.errors import InvalidQuery
 from data.filters import FlowRunFilter
 
-SCATTER_RUNS = 5000
+# How many of the newest runs the scatter draws. The default stays below WebGL's threshold
+# (charts.runs.WEBGL_FROM): a WebGL context costs the page ~0.3 s on a machine without a
+# GPU, more than drawing a thousand SVG markers.
+SCATTER_SIZES = (1_000, 5_000, 20_000)
 
 sel.follow_jump()
 st.title("Overview")
@@ -27,7 +30,15 @@ auto = st.toggle("Auto-refresh every 60 s", value=False, key="overview_auto_refr
 
 def scatter(flt: FlowRunFilter, tz: str) -> None:
     st.subheader("Newest runs")
-    points = da.run_points(flt, SCATTER_RUNS)
+    limit = st.segmented_control(
+        "Runs drawn",
+        SCATTER_SIZES,
+        default=SCATTER_SIZES[0],
+        key="ov_scatter_size",
+        format_func=lambda n: f"{n:,}",
+        help="The newest runs that match the filters.",
+    )
+    points = da.run_points(flt, int(limit or SCATTER_SIZES[0]))
     untimed = int(points["duration_ms"].isna().sum())
     sel.plot(runs_scatter(points, tz), "ov_runs", sel.run_chart("ov_runs"))
     note = f"The newest {len(points):,} matching runs; click one to open it in History."

@@ -87,3 +87,30 @@ def test_errors_and_flows_pages_draw_plotly(
     assert got == pytest.approx(by_flow.to_dict())
     cells = pd.DataFrame([list(r[:6]) for r in grid.data[0].customdata])
     assert cells[4].sum() == len(window)  # every run in one cell
+
+
+def test_overview_scatter_draws_the_newest_runs_chosen(
+    monkeypatch: pytest.MonkeyPatch, sqlite_url: str
+) -> None:
+    """The scatter draws the newest 1,000 timed runs by default (SVG), and the newest 5,000
+    (WebGL) once picked: the same runs pandas finds newest."""
+    seed(sqlite_url, runs=3000, days=5)
+    at = app(monkeypatch, sqlite_url, {"range": "7d"})
+    assert_clean(at)
+    rows = all_rows(sqlite_url).sort_values("started_at", ascending=False)
+
+    def drawn(figure: go.Figure) -> set[str]:
+        return {str(row[0]) for trace in figure.data for row in trace.customdata}
+
+    def newest(n: int) -> set[str]:
+        top = rows.head(n)
+        return {str(run_id) for run_id in top[top.duration_ms.notna()].id}
+
+    scatter = _figures(at)[4]
+    assert all(isinstance(trace, go.Scatter) for trace in scatter.data)
+    assert drawn(scatter) == newest(1000)
+    at.segmented_control(key="ov_scatter_size").set_value(5000).run()
+    assert_clean(at)
+    scatter = _figures(at)[4]
+    assert all(isinstance(trace, go.Scattergl) for trace in scatter.data)
+    assert drawn(scatter) == newest(3000)
