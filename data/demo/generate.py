@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, select
 
 from data.db import session_scope
 from data.demo.profiles import FLOWS, USERS
+from data.demo.rollup_tally import RollupTally
 from data.demo.rows import chunk_rows, start_times
 from data.demo.writers import (
     indexes_built_after,
@@ -91,12 +92,14 @@ def generate_demo(
     offsets = start_times(rng, runs, start, days)
     write = writer_for(engine)
 
-    def load(conn: Connection, commit_each: bool) -> None:
+    def load(conn: Connection, commit_each: bool, tally: RollupTally | None = None) -> None:
         for done in range(0, runs, chunk_size):
             chunk_offsets = offsets[done : done + chunk_size]
             chunk = chunk_rows(rng, chunk_offsets, start, now, days, user_ids, flow_ids)
             with transaction(conn) if commit_each else nullcontext():
                 write(conn, chunk)
+            if tally is not None:
+                tally.add(chunk)
             if progress is not None:
                 progress(done + len(chunk_offsets), runs)
 
@@ -105,8 +108,9 @@ def generate_demo(
             rebuild = rebuilds_indexes(conn, runs)
         if rebuild:
             # One transaction, so no reader ever sees the table without its indexes.
-            with transaction(conn), indexes_built_after(conn):
-                load(conn, commit_each=False)
+            tally = RollupTally()
+            with transaction(conn), indexes_built_after(conn, tally.write):
+                load(conn, commit_each=False, tally=tally)
         else:
             load(conn, commit_each=True)  # readers see whole chunks as they land
     return DemoSummary(users=len(user_ids), flows=len(flow_ids), runs=runs)

@@ -22,7 +22,10 @@ Writer = Callable[[Connection, DemoChunk], None]
 # COPY's text format: these characters in a value are written as escapes.
 COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 COPY_NULL = "\\N"
-NUMERIC_COLUMNS = frozenset({"duration_ms", "components_executed"})
+# Columns written as numbers (COPY needs no escaping check for them).
+NUMERIC_COLUMNS = frozenset(
+    {"duration_ms", "components_executed", "runs", "duration_count", "duration_sum", "bucket"}
+)
 # SQLite's page cache while loading (KiB, negative = size): the session_id index takes
 # random inserts; with the default 2 MB cache most of them missed it.
 SQLITE_LOAD_CACHE_KIB = 256 * 1024
@@ -31,7 +34,7 @@ SQLITE_LOAD_CACHE_KIB = 256 * 1024
 REBUILD_INDEXES_FROM_RUNS = 100_000
 
 
-def _time_texts(times: np.ndarray, separator: str, suffix: str) -> list[str | None]:
+def time_texts(times: np.ndarray, separator: str, suffix: str) -> list[str | None]:
     """datetime64[us] -> "YYYY-MM-DD<separator>HH:MM:SS.ffffff<suffix>", None for NaT."""
     texts = np.datetime_as_string(times, unit="us").astype("U26")
     if separator != "T":
@@ -41,16 +44,6 @@ def _time_texts(times: np.ndarray, separator: str, suffix: str) -> list[str | No
     values[np.isnat(times)] = None
     result: list[str | None] = values.tolist()
     return result
-
-
-def _insert_sqlite(conn: Connection, chunk: DemoChunk) -> None:
-    """Raw executemany in the stored representation (hex ids, naive UTC text)."""
-    columns = dict(chunk.columns)
-    for name in ("started_at", "ended_at"):
-        columns[name] = _time_texts(columns[name], " ", "")
-    placeholders = ", ".join("?" for _ in COLUMNS)
-    statement = f"INSERT INTO flow_run ({', '.join(COLUMNS)}) VALUES ({placeholders})"
-    conn.exec_driver_sql(statement, list(zip(*(columns[c] for c in COLUMNS), strict=True)))
 
 
 def _copy_column(name: str, values: list[Any]) -> list[str]:
@@ -63,17 +56,37 @@ def _copy_column(name: str, values: list[Any]) -> list[str]:
     return [COPY_NULL if v is None else v for v in values] if None in values else values
 
 
-def _insert_postgres(conn: Connection, chunk: DemoChunk) -> None:
-    """COPY ... FROM STDIN in text format, one block per chunk."""
+def copy_block(columns: dict[str, list[Any]]) -> str:
+    """Columns (name -> values, in table order) as one block of COPY text."""
+    texts = (_copy_column(name, values) for name, values in columns.items())
+    return "\n".join(map("\t".join, zip(*texts, strict=True))) + "\n"
+
+
+def insert_rows(conn: Connection, table: str, columns: dict[str, list[Any]]) -> None:
+    """Columns (name -> values in the stored form, numbers in ``NUMERIC_COLUMNS``) into
+    ``table``: raw executemany on SQLite, one COPY text block on PostgreSQL."""
+    names = ", ".join(f'"{c}"' for c in columns)
+    if conn.dialect.name == "sqlite":
+        placeholders = ", ".join("?" for _ in columns)
+        rows = list(zip(*columns.values(), strict=True))
+        conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({placeholders})", rows)
+        return
+    data = copy_block(columns)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+        copy.write(data)
+
+
+def stored_columns(chunk: DemoChunk, dialect: str) -> dict[str, list[Any]]:
+    """The chunk's columns in the stored form: times as naive (SQLite) or UTC text."""
     columns = dict(chunk.columns)
     for name in ("started_at", "ended_at"):
-        columns[name] = _time_texts(columns[name], " ", "+00")
-    lines = map("\t".join, zip(*(_copy_column(c, columns[c]) for c in COLUMNS), strict=True))
-    data = "\n".join(lines) + "\n"
-    names = ", ".join(f'"{c}"' for c in COLUMNS)
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f"COPY flow_run ({names}) FROM STDIN") as copy:
-        copy.write(data)
+        columns[name] = time_texts(columns[name], " ", "" if dialect == "sqlite" else "+00")
+    return {name: columns[name] for name in COLUMNS}
+
+
+def _insert_fast(conn: Connection, chunk: DemoChunk) -> None:
+    insert_rows(conn, "flow_run", stored_columns(chunk, conn.dialect.name))
 
 
 def _insert_generic(conn: Connection, chunk: DemoChunk) -> None:
@@ -95,10 +108,10 @@ def _insert_generic(conn: Connection, chunk: DemoChunk) -> None:
 
 
 def writer_for(engine: Engine) -> Writer:
-    if engine.dialect.name == "sqlite":
-        return _insert_sqlite
-    if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
-        return _insert_postgres
+    if engine.dialect.name == "sqlite" or (
+        engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
+    ):
+        return _insert_fast
     return _insert_generic
 
 
@@ -161,16 +174,18 @@ def rebuilds_indexes(conn: Connection, runs: int) -> bool:
 
 
 @contextmanager
-def indexes_built_after(conn: Connection) -> Iterator[None]:
-    """Drop the secondary indexes, recreate them from their own definitions afterwards.
-    Only inside a transaction: DDL is transactional on both backends, so a failed load
-    leaves the schema as it was."""
+def indexes_built_after(
+    conn: Connection, fill_rollup: Callable[[Connection], object] = rebuild_in
+) -> Iterator[None]:
+    """Drop the secondary indexes, recreate them from their own definitions afterwards,
+    and fill the rollup with ``fill_rollup``. Only inside a transaction: DDL is
+    transactional on both backends, so a failed load leaves the schema as it was."""
     indexes = secondary_indexes(conn)
     for name, _ in indexes:
         conn.exec_driver_sql(f'DROP INDEX "{name}"')
     # The rollup triggers cost more than the insert itself (SQLite's row triggers cut a
-    # load to a few thousand rows/s); the table was empty, so one rebuild from the loaded
-    # rows gives exactly what the triggers would have written.
+    # load to a few thousand rows/s); the table was empty, so the rollup of the loaded
+    # rows alone is exactly what the triggers would have written.
     rollup = has_rollup(conn)
     if rollup:
         uninstall(conn)
@@ -178,7 +193,7 @@ def indexes_built_after(conn: Connection) -> Iterator[None]:
     for _, create in indexes:
         conn.exec_driver_sql(create)
     if rollup:
-        rebuild_in(conn)
+        fill_rollup(conn)
         install(conn)
 
 
