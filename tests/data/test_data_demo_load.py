@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from data.db import build_engine
 from data.demo import generate_demo, writers
+from data.demo.rollup_tally import RollupTally
 from data.demo.rows import COLUMNS, chunk_rows, start_times
 from data.demo.writers import (
     loading,
@@ -138,3 +139,30 @@ def test_a_failed_load_leaves_indexes_and_runs_as_they_were(
     with engine.connect() as conn:
         assert secondary_indexes(conn) == before
     assert stored_runs(engine) == []
+
+
+def test_the_counted_rollup_equals_the_one_of_the_raw_rows(engine: Engine) -> None:
+    """Durations at and around bucket bounds, negative, zero and missing; statuses and
+    triggers as stored (odd case, a tab): the tally writes what ``check`` recomputes."""
+    generate_demo(engine, 0, now=NOW)
+    with engine.connect() as conn:
+        flow_ids = list(conn.execute(select(Flow.id).order_by(Flow.name)).scalars())
+        user_ids = list(conn.execute(select(User.id).order_by(User.username)).scalars())
+    rng = np.random.default_rng(8)
+    start = NOW - timedelta(days=3)
+    offsets = start_times(rng, 400, start, 3)
+    chunk = chunk_rows(rng, offsets, start, NOW, 3, user_ids, flow_ids)
+    odd = [None, 0, 1, 24, 25, 26, -1, -30, 10**12, 2**62]
+    durations = chunk.columns["duration_ms"]
+    durations[: len(odd)] = odd
+    chunk.columns["status"][:3] = ["sUcCeSs", "queued", "failure"]
+    chunk.columns["trigger_type"][:2] = ["web\thook", "cron"]
+    tally = RollupTally()
+    with loading(engine) as conn, transaction(conn):
+        writer_for(engine)(conn, chunk)  # the triggers keep the rollup meanwhile
+        tally.add(chunk)
+        tally.write(conn)  # and the tally replaces it
+    assert check(engine).consistent
+    with engine.connect() as conn:
+        day_runs = conn.exec_driver_sql("SELECT sum(runs) FROM flowrun_rollup_day").scalar()
+    assert day_runs == 400
