@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +48,9 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int, read_only: bool) -> 
         register_sqlite_functions(dbapi_connection)
 
 
-def _lenient_text(raw: bytes) -> str:
-    return str(raw, "utf-8", "replace")
+# C callables only: sqlite3 calls the text factory for every text value it returns, and
+# a Python function there cost ~2 us per value (a third of a rollup read's time).
+_lenient_text = partial(str, encoding="utf-8", errors="replace")
 
 
 def parse_database_url(url: str) -> URL:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -236,6 +237,12 @@ class _RollupTotals:
     duration_sum: Mapped[int] = mapped_column(DURATION_SUM_TYPE)
 
 
+def _histogram_key() -> PrimaryKeyConstraint:
+    """Bucket before flow and status: a time series' ``GROUP BY period, bucket`` then
+    reads rows in key order instead of sorting them (migration 0004)."""
+    return PrimaryKeyConstraint("period", "bucket", "flow_id", "status")
+
+
 class _RollupHistogram:
     """Per (UTC period, flow, stored status, duration bucket): runs."""
 
@@ -253,7 +260,7 @@ class RollupHour(_RollupTotals, Base):
 
 class RollupHourHistogram(_RollupHistogram, Base):
     __tablename__ = "flowrun_rollup_hour_hist"
-    __table_args__ = {"sqlite_with_rowid": False}
+    __table_args__ = (_histogram_key(), {"sqlite_with_rowid": False})
 
 
 class RollupDay(_RollupTotals, Base):
@@ -263,7 +270,7 @@ class RollupDay(_RollupTotals, Base):
 
 class RollupDayHistogram(_RollupHistogram, Base):
     __tablename__ = "flowrun_rollup_day_hist"
-    __table_args__ = {"sqlite_with_rowid": False}
+    __table_args__ = (_histogram_key(), {"sqlite_with_rowid": False})
 
 
 class RollupBound(Base):

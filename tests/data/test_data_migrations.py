@@ -18,6 +18,7 @@ from data import migrate
 from data import queries as q
 from data.accounts import authenticate, create_api_key
 from data.db import build_engine
+from data.demo import generate_demo
 from data.filters import FlowRunFilter
 from data.models import Base
 from data.rollup.maintain import check as check_rollup
@@ -303,3 +304,36 @@ def test_int4_flow_run_cannot_hold_forty_days(pg_database_url: str) -> None:
                 _insert_long_run(engine, FORTY_DAYS_MS)
         finally:
             engine.dispose()
+
+
+def _histogram_key(engine: Engine, grain: str) -> list[str]:
+    columns: list[str] = inspect(engine).get_pk_constraint(f"flowrun_rollup_{grain}_hist")[
+        "constrained_columns"
+    ]
+    return columns
+
+
+def test_histogram_rekey_keeps_the_rollup_equal_to_the_runs(fresh_url: str) -> None:
+    """0004 re-keys the histograms (period, bucket, ...) on a database holding runs, and
+    back: rows kept, triggers still keeping them after each step."""
+    migrate.upgrade(fresh_url, "0003")
+    engine = build_engine(fresh_url)
+    try:
+        generate_demo(engine, 400, days=3, seed=11)
+        old_key = ["period", "flow_id", "status", "bucket"]
+        assert _histogram_key(engine, "day") == old_key
+        migrate.upgrade(fresh_url, "0004")
+        engine.dispose()
+        for grain in ("hour", "day"):
+            assert _histogram_key(engine, grain) == ["period", "bucket", "flow_id", "status"]
+        assert check_rollup(engine).consistent
+        generate_demo(engine, 50, days=1, seed=12)  # the triggers are back: new runs counted
+        stats = q.run_stats(engine, FlowRunFilter(), exact=False)
+        assert stats.total == 450
+        assert check_rollup(engine).consistent
+        migrate.downgrade(fresh_url, "0003")
+        engine.dispose()
+        assert _histogram_key(engine, "hour") == old_key
+        assert check_rollup(engine).consistent
+    finally:
+        engine.dispose()
