@@ -24,7 +24,7 @@ from typing import Any
 from bench.bulk_bench import NOW, PG_ADMIN, drop_database, fresh_database
 from data import migrate
 from data.db import build_engine
-from data.demo import generate, writers
+from data.demo import generate, schema_pause, writers
 from data.demo.rollup_tally import RollupTally
 
 SPENT: dict[str, float] = defaultdict(float)
@@ -46,7 +46,7 @@ def instrument() -> None:
     wrapped = (
         (writers, "stored_columns", "prepare"),
         (writers, "copy_block", "prepare"),
-        (writers, "install", "rollup fill"),
+        (schema_pause, "install", "rollup fill"),
         (generate, "chunk_rows", "generate"),
         (RollupTally, "add", "rollup tally"),
         (RollupTally, "write", "rollup fill"),
@@ -58,7 +58,7 @@ def instrument() -> None:
     def timed_writer_for(engine: Any) -> Any:
         return timed("write", writer_for(engine))
 
-    built_after = writers.indexes_built_after
+    built_after = schema_pause.indexes_built_after
 
     @contextmanager
     def timed_built_after(conn: Any, fill_rollup: Any) -> Iterator[None]:

@@ -19,13 +19,8 @@ from data.db import session_scope
 from data.demo.profiles import FLOWS, USERS
 from data.demo.rollup_tally import RollupTally
 from data.demo.rows import chunk_rows, start_times
-from data.demo.writers import (
-    indexes_built_after,
-    loading,
-    rebuilds_indexes,
-    transaction,
-    writer_for,
-)
+from data.demo.schema_pause import indexes_built_after, rebuilds_indexes
+from data.demo.writers import loading, transaction, writer_for
 from data.errors import InvalidQuery
 from data.models import Flow, User, utcnow
 

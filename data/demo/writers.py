@@ -11,12 +11,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, insert, inspect
+from sqlalchemy import Connection, Engine, insert
 
 from data.demo.rows import COLUMNS, DemoChunk
 from data.models import FlowRun
-from data.rollup.maintain import install, rebuild_in, uninstall
-from data.rollup.schema import all_tables
 
 Writer = Callable[[Connection, DemoChunk], None]
 # COPY's text format: these characters in a value are written as escapes.
@@ -29,9 +27,6 @@ NUMERIC_COLUMNS = frozenset(
 # SQLite's page cache while loading (KiB, negative = size): the session_id index takes
 # random inserts; with the default 2 MB cache most of them missed it.
 SQLITE_LOAD_CACHE_KIB = 256 * 1024
-# A load this large into an empty table builds the secondary indexes once, by sorting,
-# instead of updating each of them run by run.
-REBUILD_INDEXES_FROM_RUNS = 100_000
 
 
 def time_texts(times: np.ndarray, separator: str, suffix: str) -> list[str | None]:
@@ -148,54 +143,3 @@ def transaction(conn: Connection) -> Iterator[None]:
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql("BEGIN")
         yield
-
-
-def secondary_indexes(conn: Connection) -> list[tuple[str, str]]:
-    """(name, CREATE statement) of flow_run's indexes that back no constraint."""
-    if conn.dialect.name == "sqlite":
-        query = (
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index'"
-            " AND tbl_name = 'flow_run' AND sql IS NOT NULL ORDER BY name"
-        )
-    else:
-        query = (
-            "SELECT indexname, indexdef FROM pg_indexes i WHERE tablename = 'flow_run'"
-            " AND schemaname = current_schema() AND NOT EXISTS"
-            " (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname) ORDER BY indexname"
-        )
-    return [(name, create) for name, create in conn.exec_driver_sql(query)]
-
-
-def rebuilds_indexes(conn: Connection, runs: int) -> bool:
-    """Whether to build the secondary indexes after the load: many runs, empty table."""
-    if runs < REBUILD_INDEXES_FROM_RUNS:
-        return False
-    return conn.exec_driver_sql("SELECT 1 FROM flow_run LIMIT 1").first() is None
-
-
-@contextmanager
-def indexes_built_after(
-    conn: Connection, fill_rollup: Callable[[Connection], object] = rebuild_in
-) -> Iterator[None]:
-    """Drop the secondary indexes, recreate them from their own definitions afterwards,
-    and fill the rollup with ``fill_rollup``. Only inside a transaction: DDL is
-    transactional on both backends, so a failed load leaves the schema as it was."""
-    indexes = secondary_indexes(conn)
-    for name, _ in indexes:
-        conn.exec_driver_sql(f'DROP INDEX "{name}"')
-    # The rollup triggers cost more than the insert itself (SQLite's row triggers cut a
-    # load to a few thousand rows/s); the table was empty, so the rollup of the loaded
-    # rows alone is exactly what the triggers would have written.
-    rollup = has_rollup(conn)
-    if rollup:
-        uninstall(conn)
-    yield
-    for _, create in indexes:
-        conn.exec_driver_sql(create)
-    if rollup:
-        fill_rollup(conn)
-        install(conn)
-
-
-def has_rollup(conn: Connection) -> bool:
-    return set(all_tables()) <= set(inspect(conn).get_table_names())

@@ -10,19 +10,15 @@ from typing import Any
 import numpy as np
 import pytest
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from data.db import build_engine
-from data.demo import generate_demo, writers
+from data.demo import generate, generate_demo, schema_pause
 from data.demo.rollup_tally import RollupTally
-from data.demo.rows import COLUMNS, chunk_rows, start_times
-from data.demo.writers import (
-    loading,
-    rebuilds_indexes,
-    secondary_indexes,
-    transaction,
-    writer_for,
-)
+from data.demo.rows import COLUMNS, DemoChunk, chunk_rows, start_times
+from data.demo.schema_pause import foreign_keys, rebuilds_indexes, secondary_indexes
+from data.demo.writers import loading, transaction, writer_for
 from data.models import Flow, FlowRun, User
 from data.rollup.maintain import check
 
@@ -105,12 +101,14 @@ def test_large_load_into_an_empty_table_rebuilds_the_same_indexes(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with engine.connect() as conn:
-        before = secondary_indexes(conn)
+        before, keys = secondary_indexes(conn), foreign_keys(conn)
     assert len(before) >= 5
-    monkeypatch.setattr(writers, "REBUILD_INDEXES_FROM_RUNS", 1000)
+    assert len(keys) == (2 if engine.dialect.name == "postgresql" else 0)
+    monkeypatch.setattr(schema_pause, "REBUILD_INDEXES_FROM_RUNS", 1000)
     generate_demo(engine, 1200, days=2, seed=3, now=NOW, chunk_size=500)
     with engine.connect() as conn:
         assert secondary_indexes(conn) == before
+        assert foreign_keys(conn) == keys
         assert rebuilds_indexes(conn, 5000) is False  # the table is no longer empty
     assert len(stored_runs(engine)) == 1200
     # The rollup triggers were paused for the load and the rollup rebuilt from its rows.
@@ -126,7 +124,7 @@ def test_a_failed_load_leaves_indexes_and_runs_as_they_were(
 ) -> None:
     with engine.connect() as conn:
         before = secondary_indexes(conn)
-    monkeypatch.setattr(writers, "REBUILD_INDEXES_FROM_RUNS", 1000)
+    monkeypatch.setattr(schema_pause, "REBUILD_INDEXES_FROM_RUNS", 1000)
     calls: list[int] = []
 
     def failing_progress(done: int, total: int) -> None:
@@ -134,11 +132,35 @@ def test_a_failed_load_leaves_indexes_and_runs_as_they_were(
         if len(calls) == 2:
             raise RuntimeError("disk full")
 
+    with engine.connect() as conn:
+        keys = foreign_keys(conn)
     with pytest.raises(RuntimeError, match="disk full"):
         generate_demo(engine, 1500, now=NOW, chunk_size=500, progress=failing_progress)
     with engine.connect() as conn:
         assert secondary_indexes(conn) == before
+        assert foreign_keys(conn) == keys
     assert stored_runs(engine) == []
+
+
+def test_a_large_load_still_refuses_a_run_of_an_unknown_flow(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL's foreign keys are set aside for the load and validated when restored:
+    a run whose flow does not exist fails the whole load, as it would row by row."""
+    monkeypatch.setattr(schema_pause, "REBUILD_INDEXES_FROM_RUNS", 1000)
+    real_chunk_rows = generate.chunk_rows
+
+    def one_orphan(*args: Any, **kwargs: Any) -> DemoChunk:
+        chunk = real_chunk_rows(*args, **kwargs)
+        chunk.columns["flow_id"][7] = uuid.uuid4().hex
+        return chunk
+
+    monkeypatch.setattr(generate, "chunk_rows", one_orphan)
+    with pytest.raises(IntegrityError):
+        generate_demo(engine, 1200, days=2, now=NOW, chunk_size=500)
+    assert stored_runs(engine) == []
+    with engine.connect() as conn:
+        assert len(foreign_keys(conn)) == (2 if engine.dialect.name == "postgresql" else 0)
 
 
 def test_the_counted_rollup_equals_the_one_of_the_raw_rows(engine: Engine) -> None:
