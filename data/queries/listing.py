@@ -114,13 +114,21 @@ def _columns(include_payloads: bool, payloads_as_text: bool = False) -> tuple[An
 
 
 def _base_select(
-    flt: FlowRunFilter, include_payloads: bool, payloads_as_text: bool = False
+    flt: FlowRunFilter,
+    include_payloads: bool,
+    payloads_as_text: bool = False,
+    after: ColumnElement[bool] | None = None,
 ) -> Select[Any]:
+    # The cursor's bound goes first: of two upper (or lower) bounds on the sorted column,
+    # SQLite seeks on the first one it is given. After the filter's range end it walked
+    # every row between that end and the cursor (26 ms at page 4,400 of a flow at 1M
+    # runs; 0.1 ms from the cursor).
+    where = flt.where() if after is None else and_(after, flt.where())
     return (
         select(*_columns(include_payloads, payloads_as_text))
         .join(Flow, Flow.id == FlowRun.flow_id)
         .outerjoin(User, User.id == FlowRun.user_id)
-        .where(flt.where())
+        .where(where)
     )
 
 
@@ -168,9 +176,7 @@ def page_statement(
     if branches:
         columns = _columns(include_payloads)
         return merged_page(branches, columns, direction, after, limit + 1, offset)
-    query = _base_select(flt, include_payloads)
-    if after is not None:
-        query = query.where(after)
+    query = _base_select(flt, include_payloads, after=after)
     order = (
         (sort_expr.desc(), FlowRun.id.desc())
         if direction == "desc"
@@ -257,9 +263,8 @@ def iter_runs(
     sort_key = SORT_KEYS["started_at"]
     key: tuple[Any, uuid.UUID] | None = None
     while True:
-        query = _base_select(flt, include_payloads, payloads_as_text)
-        if key is not None:
-            query = query.where(after_cursor(sort_key, "desc", *key))
+        after = None if key is None else after_cursor(sort_key, "desc", *key)
+        query = _base_select(flt, include_payloads, payloads_as_text, after)
         query = query.add_columns(sort_key.label("_sort_key"))
         query = query.order_by(sort_key.desc(), FlowRun.id.desc()).limit(chunk_size)
         with engine.connect() as conn:

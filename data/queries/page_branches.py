@@ -59,7 +59,8 @@ def merged_keys(
 
     parts = []
     for condition in branches:
-        where = condition if after is None else and_(condition, after)
+        # The cursor first: SQLite seeks on the first bound it is given (listing.py).
+        where = condition if after is None else and_(after, condition)
         branch = (
             select(FlowRun.id, FlowRun.started_at)
             .where(where)
