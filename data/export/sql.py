@@ -1,22 +1,23 @@
-"""Each exported row rendered by the database as one finished CSV line.
+"""The database renders the exported cells.
 
 Per-row Python (result rows, datetime/UUID objects, the formula guard, csv.writer) was the
 export's cost: bench/results/export.md has the profile. Here the database formats the
-ids and times, applies the formula guard and the CSV quoting, and joins the cells, so
-Python only concatenates lines. The cells equal ``data.export.cells`` (csv.writer with
-QUOTE_MINIMAL and CRLF rows); tests compare both backends against that rendering.
+ids and times and applies the formula guard. The cells equal ``data.export.cells``
+(csv.writer with QUOTE_MINIMAL and CRLF rows); tests compare both backends against an
+independent csv.writer rendering.
 
-A cell expression may be NULL: ``printf``/``format`` write NULL as an empty cell.
-SQLite: values in the canonical stored form take a pure-SQL path; anything else (legacy
-text, a wrong type written by another engine) goes to ``stored_value_cell`` through a
-Python SQL function, so odd rows cost Python time and never break the export.
-PostgreSQL: the column types are strict, so SQL alone renders every value.
+SQLite renders each row as one finished CSV line (quoting and joining too; ``printf``
+writes a NULL cell as empty). Values in the canonical stored form take a pure-SQL path;
+anything else (legacy text, a wrong type written by another engine) goes to
+``stored_value_cell`` through a Python SQL function, so odd rows cost Python time and
+never break the export.
+PostgreSQL renders cells only: COPY joins and quotes them (``data.export.pgcopy``). The
+column types are strict, so SQL alone renders every value.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -30,11 +31,9 @@ from sqlalchemy import (
     literal,
     null,
     or_,
-    select,
     type_coerce,
 )
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.selectable import CTE
 
 from data.export.cells import FORMULA_PREFIXES, QUOTE_TRIGGERS, stored_value_cell
 from data.models import Flow, FlowRun, User
@@ -169,20 +168,19 @@ def register_sqlite_fallback(dbapi_connection: Any) -> None:
 
 
 # ---- PostgreSQL -----------------------------------------------------------------------
+# COPY ... (FORMAT csv) writes the cells (``data.export.pgcopy``): it quotes a cell holding
+# a comma, a quote, CR or LF and doubles quotes, as csv.writer does, so the SQL only
+# renders each value and applies the formula guard. uuid and integer columns go out as
+# COPY writes them (lower-case dashed ids, plain digits): what ``cell`` makes of them.
 
 
-def _pg_guard_and_quote(value: Expr) -> Expr:
-    # Each test evaluated once per cell: a leading quote never changes whether the cell
-    # needs quoting, so the guard is a prefix inside or outside the quotes.
-    formula = func.ascii(value).in_([literal(ord(c)) for c in FORMULA_PREFIXES])
-    guard = case((formula, text("'")), else_=text(""))
-    needs_quotes = or_(*(func.strpos(value, text(c)) > 0 for c in QUOTE_TRIGGERS))
-    escaped = func.replace(value, text('"'), text('""'))
-    return case(
-        (needs_quotes, text('"') + guard + escaped + text('"')),
-        (formula, text("'") + value),
-        else_=value,
-    )
+def _pg_formula(value: Expr) -> Expr:
+    return func.ascii(value).in_([literal(ord(c)) for c in FORMULA_PREFIXES])
+
+
+def _pg_text(value: Expr) -> Expr:
+    # COPY writes an empty text as "" (to tell it from NULL); csv.writer writes nothing.
+    return case((_pg_formula(value), text("'") + value), else_=func.nullif(value, text("")))
 
 
 def _pg_time(value: Expr) -> Expr:
@@ -193,86 +191,50 @@ def _pg_time(value: Expr) -> Expr:
     return func.replace(iso, text(".000000+"), text("+"))
 
 
-def _pg_plain(value: Expr) -> Expr:
-    return cast(value, Text)
+def _pg_as_is(value: Expr) -> Expr:
+    return value
 
 
 def _pg_json(value: Expr) -> Expr:
+    # JSON text is never empty; JSON null is an empty cell.
     json_text = cast(value, Text)
-    return case((json_text == text("null"), null()), else_=_pg_guard_and_quote(json_text))
+    return case(
+        (json_text == text("null"), null()),
+        (_pg_formula(json_text), text("'") + json_text),
+        else_=json_text,
+    )
 
 
 PG_CELLS: dict[str, Callable[[Expr], Expr]] = {
-    "uuid": _pg_plain,
+    "uuid": _pg_as_is,
     "time": _pg_time,
-    "int": _pg_plain,
-    "text": _pg_guard_and_quote,
+    "int": _pg_as_is,
+    "text": _pg_text,
     "json": _pg_json,
 }
 
 
-@dataclass(frozen=True)
-class Rendered:
-    """Flows and users with their cells rendered once each (materialised), instead of
-    once per run: they are few, and their id and name cells cost a quarter of a line.
-    Used on PostgreSQL only (see ``iter_csv``)."""
-
-    flows: CTE
-    users: CTE
-
-
-def rendered_tables(dialect: str) -> Rendered:
-    renderers = SQLITE_CELLS if dialect == "sqlite" else PG_CELLS
-
-    def table(id_column: Any, name_column: Any, label: str) -> CTE:
-        query = select(
-            id_column.label("id"),
-            renderers["uuid"](as_text(id_column)).label("id_cell"),
-            renderers["text"](as_text(name_column)).label("name_cell"),
-        )
-        return query.cte(label).prefix_with("MATERIALIZED")
-
-    return Rendered(
-        flows=table(Flow.id, Flow.name, "export_flow"),
-        users=table(User.id, User.username, "export_user"),
-    )
+def pg_cells(columns: tuple[str, ...]) -> list[Expr]:
+    """The cells of ``columns`` for COPY (FORMAT csv), which joins and quotes them."""
+    cells = [PG_CELLS[COLUMN_SOURCES[name][1]](COLUMN_SOURCES[name][0]) for name in columns]
+    if len(cells) == 1:
+        # csv.writer writes a row of one empty cell as "", as COPY writes an empty text.
+        cells = [func.coalesce(cast(cells[0], Text), text(""))]
+    return cells
 
 
-def _joined_cells(dialect: str, rendered: Rendered | None) -> dict[str, Expr]:
-    """The flow and user cells: pre-rendered when ``rendered``, else rendered per run
-    (from the joined ``flow`` and ``user`` tables)."""
-    renderers = SQLITE_CELLS if dialect == "sqlite" else PG_CELLS
-    run_user_id = renderers["uuid"](as_text(FlowRun.user_id))
-    if rendered is None:
-        return {
-            "flow_id": renderers["uuid"](as_text(FlowRun.flow_id)),
-            "flow_name": renderers["text"](as_text(Flow.name)),
-            "user_id": run_user_id,
-            "username": renderers["text"](as_text(User.username)),
-        }
-    return {
-        "flow_id": rendered.flows.c.id_cell,
-        "flow_name": rendered.flows.c.name_cell,
-        # A user id whose user row is missing (written by another engine) is still shown.
-        "user_id": func.coalesce(rendered.users.c.id_cell, run_user_id),
-        "username": rendered.users.c.name_cell,
-    }
+# ---- SQLite lines ---------------------------------------------------------------------
 
 
-def csv_line(dialect: str, columns: tuple[str, ...], rendered: Rendered | None) -> Expr:
-    """One expression: the row's cells for ``columns``, joined by commas, ending in CRLF."""
-    renderers = SQLITE_CELLS if dialect == "sqlite" else PG_CELLS
-    joined = _joined_cells(dialect, rendered)
+def csv_line(columns: tuple[str, ...]) -> Expr:
+    """SQLite: one expression, the row's cells for ``columns`` joined by commas, ending
+    in CRLF."""
     cells = [
-        joined[name]
-        if name in joined
-        else renderers[COLUMN_SOURCES[name][1]](as_text(COLUMN_SOURCES[name][0]))
-        for name in columns
+        SQLITE_CELLS[COLUMN_SOURCES[name][1]](as_text(COLUMN_SOURCES[name][0])) for name in columns
     ]
     if len(cells) == 1:
         # csv.writer writes a row of one empty cell as "" (a blank line would be no row).
         cells = [func.coalesce(func.nullif(cells[0], text("")), text('""'))]
     template = text(",".join(["%s"] * len(cells)) + "\r\n")
-    # printf (SQLite) and format (PostgreSQL) both write NULL as an empty string.
-    joiner = func.printf if dialect == "sqlite" else func.format
-    return joiner(template, *cells)
+    # printf writes NULL as an empty string.
+    return func.printf(template, *cells)

@@ -6,6 +6,7 @@ slow consumer never holds a transaction or SQLite's WAL open. It ends after
 ``chunk_size`` rows or once its text reaches ``CHUNK_CHARS``; rows are fetched in batches
 sized from the longest line seen, so 2,000 runs of 200 KB cost as little memory as
 2,000 small ones (issue 8: exporting 400 MB of payload used to take 5.45 GB).
+On PostgreSQL a chunk is one COPY (``data.export.pgcopy``), sized the same way.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, or_, select
+from sqlalchemy import Connection, Engine, and_, or_, select
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from data.errors import InvalidQuery
-from data.export.sql import as_text, csv_line, register_sqlite_fallback, rendered_tables
+from data.export import pgcopy
+from data.export.sql import as_text, csv_line, register_sqlite_fallback
 from data.filters import FlowRunFilter
 from data.models import Flow, FlowRun, User
 from data.queries.listing import RUN_FIELDS
@@ -36,9 +38,6 @@ BATCH_CHARS = 2**20  # one fetch holds about this much text
 MAX_BATCH_ROWS = 2000
 # Before any line was seen: payload columns may hold hundreds of KB per run.
 FIRST_BATCH_ROWS = {True: 8, False: 256}
-# Up to this many flows plus users, each chunk renders all of their cells first
-# (PostgreSQL).
-MAX_PRERENDERED = 5000
 LINE = itemgetter(0)
 
 
@@ -57,42 +56,29 @@ def validate_columns(columns: Iterable[str] | None) -> tuple[str, ...]:
     return chosen
 
 
-def export_statement(
-    dialect: str, flt: FlowRunFilter, columns: tuple[str, ...], prerender: bool = True
-) -> Select[Any]:
-    """(CSV line, stored started_at, stored id) of every matching run, newest first.
-    With ``prerender`` flows and users are rendered once per chunk, not once per run."""
-    rendered = rendered_tables(dialect) if prerender else None
-    flows = rendered.flows if rendered else Flow.__table__
-    users = rendered.users if rendered else User.__table__
+def export_statement(flt: FlowRunFilter, columns: tuple[str, ...]) -> Select[Any]:
+    """SQLite: (CSV line, stored started_at, stored id) of every matching run, newest
+    first. (Flows and users are joined per run: pre-rendered in a CTE, SQLite's planner
+    with sqlite_stat1 present made the CTE the outer loop and sorted every remaining run
+    for each chunk, quadratic at 1M runs.)"""
     return (
         select(
-            csv_line(dialect, columns, rendered).label("line"),
+            csv_line(columns).label("line"),
             as_text(FlowRun.started_at).label("key_started"),
             as_text(FlowRun.id).label("key_id"),
         )
         .select_from(FlowRun)
-        .join(flows, flows.c.id == FlowRun.flow_id)
-        .outerjoin(users, users.c.id == FlowRun.user_id)
+        .join(Flow, Flow.id == FlowRun.flow_id)
+        .outerjoin(User, User.id == FlowRun.user_id)
         .where(flt.where())
         .order_by(FlowRun.started_at.desc(), FlowRun.id.desc())
     )
 
 
-def _few_flows_and_users(engine: Engine) -> bool:
-    counts = [select(func.count()).select_from(t).scalar_subquery() for t in (Flow, User)]
-    with engine.connect() as conn:
-        return int(conn.execute(select(counts[0] + counts[1])).scalar_one()) <= MAX_PRERENDERED
-
-
-def older_than(dialect: str, started: Any, run_id: Any) -> ColumnElement[bool]:
-    """Rows after (started, run_id) in newest-first order. On SQLite the key is the stored
-    text, compared as stored (a legacy time without microseconds still sorts right); on
-    PostgreSQL it is the typed value psycopg returned."""
-    started_col: ColumnElement[Any] = FlowRun.started_at.expression
-    id_col: ColumnElement[Any] = FlowRun.id.expression
-    if dialect == "sqlite":
-        started_col, id_col = as_text(started_col), as_text(id_col)
+def older_than(started: Any, run_id: Any) -> ColumnElement[bool]:
+    """SQLite: rows after (started, run_id) in newest-first order, compared as the stored
+    text (a legacy time without microseconds still sorts right)."""
+    started_col, id_col = as_text(FlowRun.started_at), as_text(FlowRun.id)
     # Expanded row comparison: both planners range-scan the started_at index.
     return and_(started_col <= started, or_(started_col < started, id_col < run_id))
 
@@ -114,9 +100,6 @@ def _decoded(value: Any) -> Any:
 def _raw_text(conn: Connection) -> Iterator[None]:
     """SQLite hands text over as bytes for the duration: no Python call per value (the
     engine's lenient text factory); each batch is decoded at once, leniently too."""
-    if conn.dialect.name != "sqlite":
-        yield
-        return
     driver = conn.connection.driver_connection
     register_sqlite_fallback(driver)
     factory = driver.text_factory  # type: ignore[union-attr]
@@ -128,20 +111,15 @@ def _raw_text(conn: Connection) -> Iterator[None]:
 
 
 def read_chunk(engine: Engine, statement: Select[Any], limit: int, batch_rows: int) -> Chunk:
-    """Up to ``limit`` rows of ``statement``, stopping early at ``CHUNK_CHARS``."""
+    """SQLite: up to ``limit`` rows of ``statement``, stopping early at ``CHUNK_CHARS``."""
     pieces: list[str] = []
     size = rows_read = 0
     key = None
     exhausted = False
     with engine.connect() as conn, _raw_text(conn):
-        if conn.dialect.name == "sqlite":
-            # SQLite's cursor steps lazily and is read directly: no Row object per line
-            # (a sixth of the time).
-            fetchmany = conn.execute(statement.limit(limit)).cursor.fetchmany
-        else:
-            # A server-side cursor: only the fetched batch is in memory.
-            streamed = conn.execution_options(stream_results=True)
-            fetchmany = streamed.execute(statement.limit(limit)).fetchmany
+        # SQLite's cursor steps lazily and is read directly: no Row object per line
+        # (a sixth of the time).
+        fetchmany = conn.execute(statement.limit(limit)).cursor.fetchmany
         while size < CHUNK_CHARS and rows_read < limit:
             wanted = min(batch_rows, limit - rows_read)
             rows = fetchmany(wanted)
@@ -150,7 +128,7 @@ def read_chunk(engine: Engine, statement: Select[Any], limit: int, batch_rows: i
                 break
             lines = list(map(LINE, rows))
             longest = max(map(len, lines))
-            joined = lines[0][:0].join(lines)  # bytes on SQLite, str on PostgreSQL
+            joined = b"".join(lines)
             pieces.append(_decoded(joined))
             size += len(joined)
             rows_read += len(rows)
@@ -158,6 +136,38 @@ def read_chunk(engine: Engine, statement: Select[Any], limit: int, batch_rows: i
             del rows, lines, joined
             batch_rows = max(1, min(MAX_BATCH_ROWS, BATCH_CHARS // max(longest, 1)))
     return Chunk("".join(pieces), rows_read, key, batch_rows, exhausted)
+
+
+def _sqlite_chunks(
+    engine: Engine, flt: FlowRunFilter, columns: tuple[str, ...], chunk_size: int
+) -> Iterator[str]:
+    base = export_statement(flt, columns)
+    statement = base
+    batch_rows = FIRST_BATCH_ROWS[bool(PAYLOAD_FIELDS & set(columns))]
+    while True:
+        chunk = read_chunk(engine, statement, chunk_size, batch_rows)
+        if chunk.text:
+            yield chunk.text
+        if chunk.key is None or chunk.exhausted:
+            return
+        statement = base.where(older_than(*chunk.key))
+        batch_rows = chunk.batch_rows
+
+
+def _postgres_chunks(
+    engine: Engine, flt: FlowRunFilter, columns: tuple[str, ...], chunk_size: int
+) -> Iterator[str]:
+    command, after_key = pgcopy.copy_commands(engine, flt, columns)
+    key = None
+    limit = min(chunk_size, FIRST_BATCH_ROWS[bool(PAYLOAD_FIELDS & set(columns))])
+    while True:
+        chunk = pgcopy.read_copy_chunk(engine, command, key, limit, CHUNK_CHARS)
+        if chunk.text:
+            yield chunk.text
+        if chunk.key is None or chunk.exhausted:
+            return
+        command, key = after_key, chunk.key
+        limit = max(1, min(chunk_size, CHUNK_CHARS // max(chunk.longest, 1)))
 
 
 def iter_csv(
@@ -176,18 +186,5 @@ def iter_csv(
     # unquoted, and readers split the row there.
     csv.writer(header, lineterminator="\r\n").writerow(chosen)
     yield header.getvalue()
-    dialect = engine.dialect.name
-    # Not on SQLite: with sqlite_stat1 present its planner made the small CTE the outer
-    # loop and sorted every remaining run for each chunk (quadratic at 1M runs).
-    prerender = dialect != "sqlite" and _few_flows_and_users(engine)
-    base = export_statement(dialect, flt, chosen, prerender)
-    statement = base
-    batch_rows = FIRST_BATCH_ROWS[bool(PAYLOAD_FIELDS & set(chosen))]
-    while True:
-        chunk = read_chunk(engine, statement, chunk_size, batch_rows)
-        if chunk.text:
-            yield chunk.text
-        if chunk.key is None or chunk.exhausted:
-            return
-        statement = base.where(older_than(dialect, *chunk.key))
-        batch_rows = chunk.batch_rows
+    chunks = _postgres_chunks if engine.dialect.name == "postgresql" else _sqlite_chunks
+    yield from chunks(engine, flt, chosen, chunk_size)
