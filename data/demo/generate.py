@@ -7,15 +7,17 @@ PostgreSQL); bench/results/bulk.md has the rates.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, Engine, select
 
 from data.db import session_scope
+from data.demo.prefetch import ahead
 from data.demo.profiles import FLOWS, USERS
 from data.demo.rollup_tally import RollupTally
 from data.demo.rows import chunk_rows, start_times
@@ -87,16 +89,24 @@ def generate_demo(
     offsets = start_times(rng, runs, start, days)
     write = writer_for(engine)
 
-    def load(conn: Connection, commit_each: bool, tally: RollupTally | None = None) -> None:
+    def prepared(tally: RollupTally | None) -> Iterator[tuple[int, Any]]:
+        """(runs, rows ready to send) per chunk; runs in the prefetch thread."""
         for done in range(0, runs, chunk_size):
             chunk_offsets = offsets[done : done + chunk_size]
             chunk = chunk_rows(rng, chunk_offsets, start, now, days, user_ids, flow_ids)
-            with transaction(conn) if commit_each else nullcontext():
-                write(conn, chunk)
             if tally is not None:
                 tally.add(chunk)
-            if progress is not None:
-                progress(done + len(chunk_offsets), runs)
+            yield len(chunk_offsets), write.prepare(chunk)
+
+    def load(conn: Connection, commit_each: bool, tally: RollupTally | None = None) -> None:
+        done = 0
+        with ahead(prepared(tally)) as chunks:
+            for count, rows in chunks:
+                with transaction(conn) if commit_each else nullcontext():
+                    write.send(conn, rows)
+                done += count
+                if progress is not None:
+                    progress(done, runs)
 
     with loading(engine) as conn:
         with transaction(conn):

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,6 @@ from sqlalchemy import Connection, Engine, insert
 from data.demo.rows import COLUMNS, DemoChunk
 from data.models import FlowRun
 
-Writer = Callable[[Connection, DemoChunk], None]
 # COPY's text format: these characters in a value are written as escapes.
 COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 COPY_NULL = "\\N"
@@ -57,19 +57,28 @@ def copy_block(columns: dict[str, list[Any]]) -> str:
     return "\n".join(map("\t".join, zip(*texts, strict=True))) + "\n"
 
 
-def insert_rows(conn: Connection, table: str, columns: dict[str, list[Any]]) -> None:
-    """Columns (name -> values in the stored form, numbers in ``NUMERIC_COLUMNS``) into
-    ``table``: raw executemany on SQLite, one COPY text block on PostgreSQL."""
-    names = ", ".join(f'"{c}"' for c in columns)
+def prepared_rows(dialect: str, columns: dict[str, list[Any]]) -> Any:
+    """Columns (name -> values in the stored form, numbers in ``NUMERIC_COLUMNS``) as
+    what ``send_rows`` takes: row tuples for SQLite, one COPY text block for PostgreSQL."""
+    if dialect == "sqlite":
+        return list(zip(*columns.values(), strict=True))
+    return copy_block(columns)
+
+
+def send_rows(conn: Connection, table: str, names: Sequence[str], rows: Any) -> None:
+    """Raw executemany on SQLite, COPY ... FROM STDIN on PostgreSQL."""
+    quoted = ", ".join(f'"{c}"' for c in names)
     if conn.dialect.name == "sqlite":
-        placeholders = ", ".join("?" for _ in columns)
-        rows = list(zip(*columns.values(), strict=True))
-        conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({placeholders})", rows)
+        placeholders = ", ".join("?" for _ in names)
+        conn.exec_driver_sql(f"INSERT INTO {table} ({quoted}) VALUES ({placeholders})", rows)
         return
-    data = copy_block(columns)
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-        copy.write(data)
+    with cursor.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
+        copy.write(rows)
+
+
+def insert_rows(conn: Connection, table: str, columns: dict[str, list[Any]]) -> None:
+    send_rows(conn, table, list(columns), prepared_rows(conn.dialect.name, columns))
 
 
 def stored_columns(chunk: DemoChunk, dialect: str) -> dict[str, list[Any]]:
@@ -80,8 +89,26 @@ def stored_columns(chunk: DemoChunk, dialect: str) -> dict[str, list[Any]]:
     return {name: columns[name] for name in COLUMNS}
 
 
-def _insert_fast(conn: Connection, chunk: DemoChunk) -> None:
-    insert_rows(conn, "flow_run", stored_columns(chunk, conn.dialect.name))
+@dataclass(frozen=True)
+class Writer:
+    """Writes a chunk in two steps: ``prepare`` (no database; may run in another
+    thread) and ``send``."""
+
+    prepare: Callable[[DemoChunk], Any]
+    send: Callable[[Connection, Any], None]
+
+    def __call__(self, conn: Connection, chunk: DemoChunk) -> None:
+        self.send(conn, self.prepare(chunk))
+
+
+def _fast_writer(dialect: str) -> Writer:
+    def prepare(chunk: DemoChunk) -> Any:
+        return prepared_rows(dialect, stored_columns(chunk, dialect))
+
+    def send(conn: Connection, rows: Any) -> None:
+        send_rows(conn, "flow_run", COLUMNS, rows)
+
+    return Writer(prepare, send)
 
 
 def _insert_generic(conn: Connection, chunk: DemoChunk) -> None:
@@ -106,8 +133,8 @@ def writer_for(engine: Engine) -> Writer:
     if engine.dialect.name == "sqlite" or (
         engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
     ):
-        return _insert_fast
-    return _insert_generic
+        return _fast_writer(engine.dialect.name)
+    return Writer(lambda chunk: chunk, _insert_generic)
 
 
 @contextmanager
