@@ -245,7 +245,12 @@ def expected_csv(runs: list[dict[str, object]], columns: tuple[str, ...]) -> str
     return buffer.getvalue()
 
 
-def test_export_equals_csv_writer_over_hostile_values(engine: Engine) -> None:
+@pytest.mark.parametrize("prerendered", [1000, 0], ids=["flows-prerendered", "per-run"])
+def test_export_equals_csv_writer_over_hostile_values(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, prerendered: int
+) -> None:
+    """SQLite renders flows and users once per chunk, or per run past MAX_PRERENDERED."""
+    monkeypatch.setattr(export_stream, "MAX_PRERENDERED", prerendered)
     runs = seed_fixed(engine)
     expected = expected_csv(runs, EXPORT_COLUMNS)
     for chunk_size in (50_000, 7, 1):
