@@ -6,6 +6,10 @@ run on the same cached dataset, each export in its own subprocess so that its pe
     python bench/export_bench.py --backend sqlite --runs 200000             # quick
     python bench/export_bench.py --backend postgres --runs 1000000 --repeats 3
     python bench/export_bench.py --backend sqlite --payload-runs 2000 --payload-kb 200
+    python bench/export_bench.py --backend postgres --runs 1000000 --previous 2b07470
+
+``--previous REV`` also measures ``iter_csv`` as it was at commit REV (its ``data`` package,
+extracted with ``git archive``), in the same run: before and after side by side.
 
 Datasets are built once and cached: SQLite files under var/bench/, PostgreSQL databases
 named flowruns_bench_* on --pg-admin-url (drop them with --drop). The file (all columns)
@@ -24,6 +28,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -68,6 +73,14 @@ def ours_export(engine: Engine) -> Iterator[str]:
 
 
 APPROACHES = {"ours": ours_export, "baseline": baseline_export}
+# Runs ``iter_csv`` from another commit's data package (``--previous``), put first on
+# the child's import path.
+PREVIOUS = "previous"
+LABELS = {
+    "ours": "ours (this commit)",
+    PREVIOUS: "previous export (commit {previous})",
+    "baseline": "baseline (ORM rows)",
+}
 
 
 def peak_rss_mb() -> float:
@@ -83,7 +96,7 @@ def child(approach: str, url: str) -> None:
     wall, cpu = time.perf_counter(), time.process_time()
     rows = chars = 0
     with open("/dev/null", "w", encoding="utf-8") as sink:
-        for chunk in APPROACHES[approach](engine):
+        for chunk in APPROACHES.get(approach, ours_export)(engine):
             sink.write(chunk)
             chars += len(chunk)
             rows += chunk.count("\r\n")
@@ -110,10 +123,25 @@ def server_cpu_s(engine: Engine) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(approach: str, url: str) -> dict[str, float]:
+def measure(approach: str, url: str, previous_tree: Path | None = None) -> dict[str, float]:
     command = [sys.executable, __file__, "--child", approach, "--url", url]
-    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    return dict(json.loads(out.strip().splitlines()[-1]))
+    load = float(Path("/proc/loadavg").read_text().split()[0])
+    env = dict(os.environ)
+    if approach == PREVIOUS and previous_tree is not None:
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(previous_tree), env.get("PYTHONPATH")])
+        )
+    out = subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
+    return {**json.loads(out.strip().splitlines()[-1]), "load": load}
+
+
+def extract_previous(revision: str, into: Path) -> Path:
+    """The ``data`` package of ``revision``, extracted under ``into``."""
+    archive = subprocess.run(
+        ["git", "archive", revision, "data"], cwd=ROOT, check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
 
 
 # ---- datasets ---------------------------------------------------------------------------
@@ -193,11 +221,14 @@ def summarise(samples: list[dict[str, float]]) -> dict[str, float]:
         "rows_per_s": rows / statistics.median(walls),
         "peak_mb": max(s["peak_mb"] for s in samples),
         "rss_before_mb": min(s["rss_before_mb"] for s in samples),
+        "load_min": min(s["load"] for s in samples),
+        "load_max": max(s["load"] for s in samples),
     }
 
 
 def report(args: argparse.Namespace, label: str, results: dict[str, dict[str, float]]) -> str:
     ours, base = results["ours"], results["baseline"]
+    labels = {name: text.format(previous=args.previous) for name, text in LABELS.items()}
     load = Path("/proc/loadavg").read_text().split()[0]
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
@@ -207,26 +238,39 @@ def report(args: argparse.Namespace, label: str, results: dict[str, dict[str, fl
         "",
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC at commit {commit};"
         f" {args.repeats} run(s) per approach,"
-        f" alternating, each in its own process; load average {load} on 2 shared cores."
+        f" alternating, each in its own process; load average {load} at the end, on 2 shared"
+        " cores."
         f" {ours['rows']:,.0f} rows, {ours['mb']:,.0f} MB of CSV.",
         "",
         "| approach | median wall (s) | min-max (s) | rows/s (wall) | CPU of the exporting"
         " process (s) | rows per CPU-second (process + server) | server backend CPU (s)"
-        " | peak RSS (MB) | RSS after imports (MB) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        " | peak RSS (MB) | RSS after imports (MB) | load average at start |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, row in (("ours (database renders lines)", ours), ("baseline (ORM rows)", base)):
-        server = 0.0 if math.isnan(row["server_cpu_s"]) else row["server_cpu_s"]
+    for name, row in ((labels[n], r) for n, r in results.items()):
         lines.append(
             f"| {name} | {row['median_s']:.2f} | {row['min_s']:.2f}-{row['max_s']:.2f}"
             f" | {row['rows_per_s']:,.0f} | {row['cpu_s']:.2f}"
-            f" | {row['rows'] / (row['cpu_s'] + server):,.0f} | {row['server_cpu_s']:.2f}"
-            f" | {row['peak_mb']:.0f} | {row['rss_before_mb']:.0f} |"
+            f" | {row['rows'] / cpu_total(row):,.0f} | {row['server_cpu_s']:.2f}"
+            f" | {row['peak_mb']:.0f} | {row['rss_before_mb']:.0f}"
+            f" | {row['load_min']:.2f}-{row['load_max']:.2f} |"
         )
     speedup = base["median_s"] / ours["median_s"]
     memory = base["peak_mb"] / ours["peak_mb"]
-    lines += ["", f"Ours vs baseline: {speedup:.1f}x faster, {memory:.1f}x less peak RSS.", ""]
+    lines += ["", f"Ours vs baseline: {speedup:.1f}x faster, {memory:.1f}x less peak RSS."]
+    if PREVIOUS in results:
+        before = results[PREVIOUS]
+        lines.append(
+            f"Ours vs the previous export: {before['median_s'] / ours['median_s']:.2f}x faster"
+            f" (wall), {cpu_total(before) / cpu_total(ours):.2f}x less CPU (process + server)."
+        )
+    lines.append("")
     return "\n".join(lines)
+
+
+def cpu_total(row: dict[str, float]) -> float:
+    server = 0.0 if math.isnan(row["server_cpu_s"]) else row["server_cpu_s"]
+    return row["cpu_s"] + server
 
 
 def main() -> None:
@@ -238,6 +282,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--pg-admin-url", default=PG_ADMIN)
     parser.add_argument("--drop", action="store_true", help="rebuild the PostgreSQL dataset")
+    parser.add_argument("--previous", help="also measure iter_csv as of this commit")
     parser.add_argument("--child")
     parser.add_argument("--url")
     args = parser.parse_args()
@@ -245,11 +290,14 @@ def main() -> None:
         child(args.child, args.url)
         return
     url, label = dataset(args)
-    samples: dict[str, list[dict[str, float]]] = {name: [] for name in APPROACHES}
-    for _ in range(args.repeats):
-        for name in APPROACHES:
-            samples[name].append(measure(name, url))
-            print(name, samples[name][-1], file=sys.stderr)
+    names = ["ours", *([PREVIOUS] if args.previous else []), "baseline"]
+    samples: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    with tempfile.TemporaryDirectory(prefix="export_previous_") as tree:
+        previous_tree = extract_previous(args.previous, Path(tree)) if args.previous else None
+        for _ in range(args.repeats):
+            for name in names:
+                samples[name].append(measure(name, url, previous_tree))
+                print(name, samples[name][-1], file=sys.stderr)
     section = report(args, label, {n: summarise(s) for n, s in samples.items()})
     print(section)
     with RESULTS.open("a", encoding="utf-8") as handle:
