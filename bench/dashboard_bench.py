@@ -4,6 +4,7 @@ then filter and aggregate), measured in the same run on the same database.
 
     python bench/dashboard_bench.py --runs 1000000            # SQLite and PostgreSQL
     python bench/dashboard_bench.py --runs 100000 --backends sqlite
+    python bench/dashboard_bench.py --database-url URL --no-naive --out FILE  # as it is
 
 Page data = the same ``dashboard.data_access`` calls the page scripts make (through
 ``st.cache_data``, so the second call is the warm cache). Peak memory: every page is
@@ -199,14 +200,34 @@ def pg_database(admin_url: str, create: bool) -> str:
     return make_url(admin_url).set(database=PG_DB).render_as_string(hide_password=False)
 
 
-def bench_backend(name: str, url: str, runs: int) -> list[str]:
-    prepare(url, runs)
+def count_all(url: str) -> int:
+    from data import queries as q
+    from data.db import build_engine
+    from data.filters import FlowRunFilter
+
+    engine = build_engine(url)
+    try:
+        return q.count_runs(engine, FlowRunFilter(), exact=True)
+    finally:
+        engine.dispose()
+
+
+# What a baseline that never ran shows: no time, no memory.
+SKIPPED = {"load": float("nan"), "compute": float("nan"), "peak_mb": float("nan")}
+
+
+def bench_backend(name: str, url: str, runs: int | None, with_naive: bool = True) -> list[str]:
+    """``runs=None``: measure the database at ``url`` as it is (no seeding)."""
+    if runs is None:
+        runs = count_all(url)
+    else:
+        prepare(url, runs)
     floor = in_child("idle")["peak_mb"]
     lines = [f"### {name}, {runs:,} runs", ""]
     for range_ in RANGES:
         pages = time_pages(url, range_)
         render = in_child("render", url, range_)
-        base = in_child("naive", url, range_)
+        base = in_child("naive", url, range_) if with_naive else SKIPPED
         cold = sum(t["cold"] for t in pages.values())
         warm = sum(t["warm"] for t in pages.values())
         naive_total = base["load"] + base["compute"]
@@ -223,13 +244,23 @@ def bench_backend(name: str, url: str, runs: int) -> list[str]:
             f"| dashboard data, every page, cold cache | {cold:.2f} | - |",
             f"| AppTest renders every page (process) | {render['seconds']:.2f} | "
             f"{render['peak_mb']:.0f} |",
-            f"| naive: all rows into pandas ({base['load']:.1f} s load) + aggregate "
-            f"({base['compute']:.1f} s) | {naive_total:.2f} | {base['peak_mb']:.0f} |",
+            *(
+                [
+                    f"| naive: all rows into pandas ({base['load']:.1f} s load) + aggregate "
+                    f"({base['compute']:.1f} s) | {naive_total:.2f} | {base['peak_mb']:.0f} |"
+                ]
+                if with_naive
+                else []
+            ),
             f"| process floor (imports only) | - | {floor:.0f} |",
             "",
-            f"Naive / dashboard: **{naive_total / cold:.1f}x** the time (cold cache), "
-            f"**{naive_total / max(warm, 1e-6):,.0f}x** (warm), "
-            f"**{base['peak_mb'] / render['peak_mb']:.1f}x** the peak memory.",
+            (
+                f"Naive / dashboard: **{naive_total / cold:.1f}x** the time (cold cache), "
+                f"**{naive_total / max(warm, 1e-6):,.0f}x** (warm), "
+                f"**{base['peak_mb'] / render['peak_mb']:.1f}x** the peak memory."
+                if with_naive
+                else "The load-all baseline was not run on this database (--no-naive)."
+            ),
             "",
         ]
         print("\n".join(lines[-16:]), file=sys.stderr)
@@ -248,6 +279,8 @@ def main() -> None:
         ),
     )
     parser.add_argument("--keep-pg", action="store_true", help="do not drop the PG database")
+    parser.add_argument("--database-url", help="measure this database as it is (no seeding)")
+    parser.add_argument("--no-naive", action="store_true", help="skip the load-all baseline")
     parser.add_argument("--out", type=Path, default=RESULTS / "dashboard.md")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -265,6 +298,12 @@ def main() -> None:
         "`st.cache_data.clear()`; warm = the same call again (served from `st.cache_data`).",
         "",
     ]
+    if args.database_url:
+        backend = "SQLite" if args.database_url.startswith("sqlite") else "PostgreSQL"
+        lines += bench_backend(backend, args.database_url, None, not args.no_naive)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text("\n".join(lines))
+        return
     for backend in args.backends.split(","):
         if backend == "sqlite":
             lines += bench_backend("SQLite", f"sqlite:///{sqlite_path}", args.runs)

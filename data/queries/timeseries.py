@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, String, Table, func, select, type_coerce
+from sqlalchemy import BigInteger, Engine, String, Table, cast, func, select, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
 
 from data.errors import InvalidQuery
@@ -19,7 +19,7 @@ from data.queries.common import (
     percentiles,
     status_pivot,
 )
-from data.rollup.reader import grouped_records, route
+from data.rollup.reader import TABLES, grouped_records, route
 from data.rollup.routing import on_table
 from data.sql_functions import BUCKETS, Bucket, duration_percentiles
 from data.statuses import canonical
@@ -170,14 +170,31 @@ def count_timeseries(
     zone_info = zone(tz)
     chosen, time_range = _resolve_bucket(engine, flt, bucket)
     expression, to_utc = bucket_expression(engine.dialect.name, chosen, zone_info, time_range)
-    bucket_col = expression.label("bucket")
-    group_col = columns[by].label(by)
+    # Counts are exact in the rollup (exact=False: whenever it can answer); error types
+    # are not among its keys.
+    grain = None if by == "error_type" else route(engine, flt, False, chosen, zone_info, time_range)
+    if grain is None:
+        bucket_col = expression.label("bucket")
+        group_col = columns[by].label(by)
+        runs: ColumnElement[Any] = func.count()
+        where = flt.where()
+    else:
+        totals = TABLES[grain][0]
+        same = zone_info is UTC and chosen == grain
+        bucket_col = type_coerce(
+            totals.c.period if same else on_table(expression, totals), String()
+        ).label("bucket")
+        group_col = totals.c[by].label(by)
+        runs = cast(func.sum(totals.c.runs), BigInteger)
+        where = on_table(flt.where(), totals)
     query = (
-        select(bucket_col, group_col, func.count().label("runs"))
-        .where(flt.where())
+        select(bucket_col, group_col, runs.label("runs"))
+        .where(where)
         .group_by(bucket_col, group_col)
         .order_by(bucket_col)
     )
+    if grain is not None:
+        query = query.having(runs > 0)  # a key whose runs were all deleted
     with engine.connect() as conn:
         frame = pd.DataFrame(conn.execute(query).mappings().all(), columns=["bucket", by, "runs"])
     if by == "status" and len(frame):

@@ -31,6 +31,7 @@ from data.rollup.histogram import (
     representative,
 )
 from data.rollup.maintain import check
+from data.statuses import canonical
 from data.sweep import sweep_stuck
 
 PROPERTY = settings(
@@ -228,6 +229,23 @@ def assert_flows_match(engine: Engine, flt: FlowRunFilter) -> None:
     assert_within(approx, "flow_id", {k: g["duration_ms"] for k, g in raw.groupby("flow_id")})
 
 
+def assert_counts_match(engine: Engine, flt: FlowRunFilter, bucket: str, by: str) -> None:
+    """count_timeseries (the rollup's totals) equals pandas counting the stored rows."""
+    found = q.count_timeseries(engine, flt, by=by, bucket=bucket)
+    column = getattr(FlowRun, by)
+    query = FlowRun.__table__.select().with_only_columns(FlowRun.started_at, column)
+    with engine.connect() as conn:
+        rows = pd.DataFrame(conn.execute(query.where(flt.where())).all(), columns=["at", by])
+    if by == "status":
+        rows[by] = rows[by].map(canonical)
+    rows["bucket"] = pd.to_datetime(rows["at"], utc=True).dt.floor("h" if bucket == "hour" else "D")
+    expected = rows.groupby(["bucket", by]).size().rename("runs").reset_index()
+    key = ["bucket", by]
+    found = found.astype({by: str}).sort_values(key).reset_index(drop=True)
+    expected = expected.astype({by: str}).sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(found[[*key, "runs"]], expected, check_dtype=False)
+
+
 WINDOW = FlowRunFilter(started_after=at(), started_before=at(days=4))
 
 
@@ -242,6 +260,9 @@ def test_series_and_flow_table_from_rollup_equal_raw_rows(engine: Engine, steps:
         assert_series_match(engine, flt, "hour")
         assert_series_match(engine, flt, "day")
         assert_flows_match(engine, flt)
+        for by in ("flow_id", "status", "trigger_type"):
+            assert_counts_match(engine, flt, "hour", by)
+            assert_counts_match(engine, flt, "day", by)
 
 
 @settings(max_examples=100, deadline=None)
