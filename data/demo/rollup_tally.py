@@ -78,6 +78,15 @@ class RollupTally:
     def _column(self, name: str) -> np.ndarray:
         return np.concatenate([part[name] for part in self._parts])
 
+    def _sorted_codes(self, name: str) -> np.ndarray:
+        """The column's codes renumbered in the order of their texts: rows then reach the
+        rollup tables in primary-key order (appends, not inserts between keys)."""
+        table = self._texts[name]
+        rank = np.empty(len(table), dtype=np.int64)
+        rank[[table[text] for text in sorted(table)]] = np.arange(len(table))
+        result: np.ndarray = rank[self._column(name)]
+        return result
+
     def write(self, conn: Connection) -> None:
         """Replace the rollup with the counts of every run added."""
         for table in all_tables():
@@ -85,12 +94,12 @@ class RollupTally:
         if not self._parts:
             return
         hours, timed, durations = (self._column(n) for n in ("hour", "timed", "duration"))
-        flows, statuses, triggers = (self._column(n) for n in TEXT_KEYS)
+        flows, statuses, triggers = (self._sorted_codes(n) for n in TEXT_KEYS)
         ones = np.ones(len(hours), dtype=np.int64)
         with_duration = timed.astype(bool)
         lookup = np.searchsorted(self._lowers, durations[with_duration], side="right") - 1
         buckets = self._buckets[lookup]
-        texts = {name: np.array(list(self._texts[name]), dtype=object) for name in TEXT_KEYS}
+        texts = {name: np.array(sorted(self._texts[name]), dtype=object) for name in TEXT_KEYS}
         for grain in GRAINS:
             periods = hours // HOURS_PER_PERIOD[grain]
             keys, sums = _group([periods, flows, statuses, triggers], [ones, timed, durations])

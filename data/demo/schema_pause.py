@@ -19,9 +19,6 @@ from data.rollup.schema import all_tables
 # A load this large into an empty table builds the secondary indexes once, by sorting,
 # instead of updating each of them run by run.
 REBUILD_INDEXES_FROM_RUNS = 100_000
-# PostgreSQL's sort memory for the index builds of the load's transaction: with the
-# default 64 MB the wider indexes of 1M runs spilled to disk.
-PG_INDEX_BUILD_MEMORY = "512MB"
 
 
 def secondary_indexes(conn: Connection) -> list[tuple[str, str]]:
@@ -79,8 +76,6 @@ def indexes_built_after(
     if rollup:
         uninstall(conn)
     yield
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{PG_INDEX_BUILD_MEMORY}'")
     for _, create in indexes:
         conn.exec_driver_sql(create)
     for name, definition in keys:
