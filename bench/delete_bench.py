@@ -1,62 +1,98 @@
 """Retention delete of 2/3 of the runs while readers and a writer run (bench/scenarios.py's
-``retention`` scenario: ``data.deletion.delete_where`` in batches), with the rollup's
-triggers and without them, each on a throw-away copy of bench/run.py's cached dataset.
+``retention`` scenario: ``data.deletion.delete_where`` in batches), each variant on a
+throw-away copy of bench/run.py's cached dataset, migrated on the copy only (the cache
+is never changed).
 
     python -m bench.delete_bench --backend sqlite --runs 1000000
 
 Appends a table to bench/results/delete.md: rows/s and the readers' and writer's worst
-wait, for ours with and without triggers and for the original's one-DELETE-per-run
-(stopped after ``--budget`` seconds).
+wait of each variant, all measured in the same run:
+
+- ``0005``: today's schema, each batch subtracted from the rollup set-based by the delete
+  itself (the delete triggers paused for its transaction);
+- ``0004``: the schema before, the rollup kept by the delete triggers (SQLite: per row);
+- ``no rollup``: 0004 with the rollup's triggers dropped (the floor: the delete alone);
+- the original's one DELETE per run, on today's schema, stopped after ``--budget`` s.
+
+``--batch-sizes 2000,5000,20000`` repeats the ``0005`` variant per batch size.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 from bench import export_bench, run
+from data import migrate
 from data.db import build_engine
 from data.rollup.maintain import uninstall
 
-VARIANTS = {
-    "ours, with rollup triggers": ("ours", True),
-    "ours, triggers dropped": ("ours", False),
-    "one DELETE per run (original)": ("one_by_one", True),
-}
+
+def cached_url(backend: str, runs: int, cache: Path, admin_url: str) -> str:
+    """The cached dataset's URL, without bench.run.dataset's upgrade of the cache."""
+    name = f"flowruns_bench_{runs}"
+    if backend == "sqlite":
+        path = cache / f"{name}.db"
+        if not path.exists():
+            raise SystemExit(f"{path} missing: build it with python -m bench.run first")
+        return f"sqlite:///{path}"
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
 def measure(
-    backend: str, url: str, admin_url: str, approach: str, triggers: bool, budget: float
+    backend: str, url: str, admin_url: str, variant: tuple[str, str, bool], budget: float
 ) -> dict[str, Any]:
+    revision, approach, triggers = variant
     target = run.scratch_copy(backend, url, admin_url)
     try:
-        if not triggers:
-            engine = build_engine(target)
-            with engine.begin() as conn:
+        migrate.upgrade(target, revision)
+        engine = build_engine(target)
+        with engine.begin() as conn:
+            if not triggers:
                 uninstall(conn)
-            engine.dispose()
+        engine.dispose()
+        run.analyze(target)
         params = {"approach": approach, "budget_s": budget}
         return run.run_child("retention", target, params, in_process=False)
     finally:
         run.drop_scratch(backend, target, admin_url)
 
 
-def render(backend: str, runs: int, results: dict[str, dict[str, Any]]) -> str:
-    load = Path("/proc/loadavg").read_text().split()[0]
+def render(title: str, results: dict[str, dict[str, Any]]) -> str:
     lines = [
-        f"\n### {backend}, {runs:,} runs (load average {load} on 2 cores)\n",
-        "| variant | rows deleted | rows/s | reader worst wait s | writer worst wait s "
-        "| reads / writes | failures |",
-        "|---|---|---|---|---|---|---|",
+        f"\n### {title}\n",
+        "| variant | batch | rows deleted | rows/s | vs one-by-one | reader worst wait s "
+        "| writer worst wait s | reads / writes | load avg (1 min) | failures |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    baseline = next((r["rows_per_s"] for name, r in results.items() if "one DELETE" in name), None)
     for name, r in results.items():
+        ratio = f"{r['rows_per_s'] / baseline:.1f}x" if baseline else "-"
         lines.append(
-            f"| {name} | {r['rows']:,} of {r['matching']:,} | {r['rows_per_s']:,.0f} "
-            f"| {r['reader_worst_s']:.2f} | {r['writer_worst_s']:.2f} "
-            f"| {r['reads']} / {r['writes']} | {'; '.join(r['failures']) or 'none'} |"
+            f"| {name} | {r['batch']} | {r['rows']:,} of {r['matching']:,} "
+            f"| {r['rows_per_s']:,.0f} | {ratio} | {r['reader_worst_s']:.2f} "
+            f"| {r['writer_worst_s']:.2f} | {r['reads']} / {r['writes']} | {r['load']} "
+            f"| {'; '.join(r['failures']) or 'none'} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def variants(batch_sizes: list[int]) -> list[tuple[str, int, tuple[str, str, bool]]]:
+    chosen = [
+        ("0005: set-based rollup in the delete", size, ("head", "ours", True))
+        for size in batch_sizes
+    ]
+    first = batch_sizes[0]
+    return [
+        *chosen,
+        ("0004: rollup kept by the delete triggers", first, ("0004", "ours", True)),
+        ("0004, rollup triggers dropped (delete alone)", first, ("0004", "ours", False)),
+        ("one DELETE per run (original), today's schema", 1, ("head", "one_by_one", True)),
+    ]
 
 
 def main() -> None:
@@ -64,18 +100,26 @@ def main() -> None:
     parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--runs", type=int, default=1_000_000)
     parser.add_argument("--budget", type=float, default=20.0, help="one-by-one delete, s")
+    parser.add_argument("--batch-sizes", default="5000", help="comma-separated")
+    parser.add_argument("--only-batches", action="store_true", help="only the 0005 variant")
     parser.add_argument("--cache", type=Path, default=run.ROOT / "var" / "bench")
     parser.add_argument("--out", type=Path, default=run.ROOT / "bench" / "results" / "delete.md")
     parser.add_argument("--pg-admin-url", default=export_bench.PG_ADMIN)
     args = parser.parse_args()
-    url, _ = run.dataset(args.backend, args.runs, args.cache, args.pg_admin_url)
+    url = cached_url(args.backend, args.runs, args.cache, args.pg_admin_url)
+    sizes = [int(size) for size in args.batch_sizes.split(",")]
     results = {}
-    for name, (approach, triggers) in VARIANTS.items():
-        results[name] = measure(
-            args.backend, url, args.pg_admin_url, approach, triggers, args.budget
-        )
-        print(name, results[name], flush=True)
-    text = render(args.backend, args.runs, results)
+    for name, size, variant in variants(sizes):
+        if args.only_batches and not name.startswith("0005"):
+            continue
+        os.environ["FLOWRUNS_DELETE_BATCH_SIZE"] = str(size)  # read by the child
+        result = measure(args.backend, url, args.pg_admin_url, variant, args.budget)
+        result["batch"] = size
+        result["load"] = Path("/proc/loadavg").read_text().split()[0]
+        label = f"{name} ({size:,})" if len(sizes) > 1 and name.startswith("0005") else name
+        results[label] = result
+        print(label, result, flush=True)
+    text = render(f"{args.backend}, {args.runs:,} runs (2 cores, shared)", results)
     print(text)
     with args.out.open("a") as out:
         out.write(text)

@@ -281,3 +281,12 @@ class RollupBound(Base):
 
     lower_ms: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     bucket: Mapped[int] = mapped_column(Integer)
+
+
+class RollupPause(Base):
+    """Holds a row only inside a batched delete's transaction, which then keeps the
+    rollup itself: the delete triggers skip it (see data.rollup.schema, migration 0005)."""
+
+    __tablename__ = "flowrun_rollup_pause"
+
+    paused: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)

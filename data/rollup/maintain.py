@@ -12,6 +12,7 @@ from data.rollup.schema import (
     BOUND,
     GRAINS,
     HIST_KEY,
+    PAUSE,
     TOTALS_KEY,
     Grain,
     all_tables,
@@ -20,6 +21,7 @@ from data.rollup.schema import (
     expected_histogram,
     expected_totals,
     histogram_table,
+    subtract,
     totals_table,
     upsert_histogram,
     upsert_totals,
@@ -52,12 +54,38 @@ def fill_bounds(conn: Connection) -> None:
     )
 
 
+def pausable(conn: Connection) -> bool:
+    """Whether the delete trigger leaves a transaction holding a pause row alone (from
+    migration 0005 on: the pause table exists, and ``install`` then makes it so)."""
+    return bool(inspect(conn).has_table(PAUSE))
+
+
 def install(conn: Connection) -> None:
-    """Bucket bounds and triggers (for the migration): then a rebuild fills the totals."""
+    """Bucket bounds and triggers (for the migrations): then a rebuild fills the totals.
+    The triggers match the schema they are installed on: pausable once the pause table
+    exists (0005), as they were before it otherwise (a downgrade to 0004 or 0003)."""
     fill_bounds(conn)
     dialect = conn.dialect.name
-    for statement in drop_triggers(dialect) + create_triggers(dialect):
+    for statement in drop_triggers(dialect) + create_triggers(dialect, pausable(conn)):
         conn.exec_driver_sql(statement)
+
+
+def pause(conn: Connection) -> None:
+    """From here to ``resume``, in this transaction only, the delete triggers leave the
+    rollup to the caller (``subtract_rows``). Nobody else ever sees the pause row."""
+    conn.exec_driver_sql(f"INSERT INTO {PAUSE} (paused) VALUES (1)")
+
+
+def subtract_rows(conn: Connection, source: str) -> None:
+    """Take the rows of ``source`` (a table holding rows about to be deleted, as they
+    are) out of the rollup, set-based: a few statements per batch instead of eight
+    upserts and deletes per row in SQLite's row trigger."""
+    for statement in subtract(conn.dialect.name, source):
+        conn.exec_driver_sql(statement)
+
+
+def resume(conn: Connection) -> None:
+    conn.exec_driver_sql(f"DELETE FROM {PAUSE}")
 
 
 def uninstall(conn: Connection) -> None:

@@ -12,6 +12,12 @@ whole-hour offsets). Per grain:
 
 Statuses are kept as stored, not lower-cased: the filter's case rule (data.statuses)
 then applies to the rollup exactly as to raw rows (``sUcCeSs`` stays an unknown status).
+
+Batched deletes maintain the rollup themselves, set-based per batch (``subtract``): a
+transaction that holds a row in ``flowrun_rollup_pause`` is skipped by the delete
+triggers. Nobody else sees that row: it is inserted and removed inside the deleting
+transaction (SQLite serialises writers; PostgreSQL shows no uncommitted rows), so every
+other writer, another engine's included, is still counted by the triggers.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import Literal
 Grain = Literal["hour", "day"]
 GRAINS: tuple[Grain, ...] = ("hour", "day")
 BOUND = "flowrun_rollup_bound"
+PAUSE = "flowrun_rollup_pause"
 TOTALS_KEY = ("period", "flow_id", "status", "trigger_type")
 HIST_KEY = ("period", "flow_id", "status", "bucket")
 WATCHED = ("started_at", "flow_id", "status", "trigger_type", "duration_ms")
@@ -139,10 +146,20 @@ def expected_histogram(dialect: str, grain: Grain) -> str:
     )
 
 
-def _pg_delete_emptied(table: str, key: Sequence[str], grain: Grain, source: str) -> str:
-    """Remove the rows of ``table`` whose count reached 0, among the keys ``source`` touched."""
-    values = _row_values("postgresql", grain, "s")
+def delete_emptied(dialect: str, grain: Grain, hist: bool, source: str) -> str:
+    """Remove the rows of a rollup table whose count reached 0, among the keys ``source``
+    touched (looked up by key: the tables are far larger than a batch's keys)."""
+    table, key = (histogram_table(grain), HIST_KEY) if hist else (totals_table(grain), TOTALS_KEY)
+    values = _row_values(dialect, grain, "s")
     touched = ", ".join(values[c] for c in key)
+    if dialect != "postgresql":
+        # By period only: SQLite searched a row-value IN list on the key's first column and
+        # scanned the period's rows once per touched key (a third of a batch's upkeep).
+        # Any row at 0 is garbage, so all of the touched periods' rows at 0 may go.
+        return (
+            f"DELETE FROM {table} WHERE runs = 0 AND period IN"
+            f" (SELECT DISTINCT {values['period']} FROM {source} s)"
+        )
     match = " AND ".join(f"t.{c} = k.{c}" for c in key)
     return (
         f"DELETE FROM {table} AS t WHERE t.runs = 0 AND EXISTS (SELECT 1 FROM "
@@ -150,16 +167,31 @@ def _pg_delete_emptied(table: str, key: Sequence[str], grain: Grain, source: str
     )
 
 
-def _pg_function(name: str, sources: Sequence[tuple[str, int]]) -> str:
+def maintenance(dialect: str, sources: Sequence[tuple[str, int]]) -> list[str]:
+    """The statements applying the rows of ``sources`` (table or subquery, sign) to the
+    rollup, set-based: the statement triggers' body, and a batched delete's own upkeep."""
     body = []
     for grain in GRAINS:
-        body += [upsert_totals("postgresql", grain, sources)]
-        body += [upsert_histogram("postgresql", grain, sources)]
+        body += [upsert_totals(dialect, grain, sources)]
+        body += [upsert_histogram(dialect, grain, sources)]
         for source, sign in sources:
             if sign < 0:
-                body.append(_pg_delete_emptied(totals_table(grain), TOTALS_KEY, grain, source))
-                body.append(_pg_delete_emptied(histogram_table(grain), HIST_KEY, grain, source))
-    statements = "".join(f"  {statement};\n" for statement in body)
+                body.append(delete_emptied(dialect, grain, False, source))
+                body.append(delete_emptied(dialect, grain, True, source))
+    return body
+
+
+def subtract(dialect: str, source: str) -> list[str]:
+    """Take the rows of ``source`` (as they are before being deleted) out of the rollup."""
+    return maintenance(dialect, [(source, -1)])
+
+
+PAUSED = f"EXISTS (SELECT 1 FROM {PAUSE})"
+
+
+def _pg_function(name: str, sources: Sequence[tuple[str, int]], pausable: bool) -> str:
+    statements = "".join(f"  {statement};\n" for statement in maintenance("postgresql", sources))
+    skip = f"  IF {PAUSED} THEN\n    RETURN NULL;\n  END IF;\n" if pausable else ""
     return (
         # The planner has no statistics for transition tables and guesses one row for
         # "runs = 0": it then joined the touched keys against a full scan of the
@@ -167,13 +199,14 @@ def _pg_function(name: str, sources: Sequence[tuple[str, int]]) -> str:
         # key keep a batch at tens of milliseconds whatever the rollup's size.
         f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql"
         f" SET enable_seqscan = off AS $$\nBEGIN\n"
-        f"{statements}  RETURN NULL;\nEND\n$$"
+        f"{skip}{statements}  RETURN NULL;\nEND\n$$"
     )
 
 
-def postgres_triggers() -> list[str]:
+def postgres_triggers(pausable: bool = False) -> list[str]:
     """Statement-level triggers reading transition tables: one set-based upsert per
-    statement, so COPY and batched deletes pay per statement, not per row."""
+    statement, so COPY and batched deletes pay per statement, not per row. With
+    ``pausable`` the delete trigger skips a transaction holding a pause row."""
     new, old = ("new_rows", 1), ("old_rows", -1)
     events = {
         TRIGGER_NAMES[0]: ("INSERT", "NEW TABLE AS new_rows", [new]),
@@ -182,7 +215,7 @@ def postgres_triggers() -> list[str]:
     }
     statements = []
     for name, (event, referencing, sources) in events.items():
-        statements.append(_pg_function(name, sources))
+        statements.append(_pg_function(name, sources, pausable and event == "DELETE"))
         statements.append(
             f"CREATE TRIGGER {name} AFTER {event} ON flow_run REFERENCING {referencing}"
             f" FOR EACH STATEMENT EXECUTE FUNCTION {name}()"
@@ -233,8 +266,9 @@ def _sqlite_trigger(name: str, event: str, body: list[str], when: str = "") -> s
     return f"{head}\nBEGIN\n{statements}END"
 
 
-def sqlite_triggers() -> list[str]:
-    """Row triggers (SQLite has no statement triggers), each an upsert per table."""
+def sqlite_triggers(pausable: bool = False) -> list[str]:
+    """Row triggers (SQLite has no statement triggers), each an upsert per table. With
+    ``pausable`` the delete trigger skips a transaction holding a pause row."""
     changed = " OR ".join(f"OLD.{column} IS NOT NEW.{column}" for column in WATCHED)
     return [
         _sqlite_trigger(TRIGGER_NAMES[0], "INSERT", _sqlite_row_change("NEW", 1)),
@@ -244,12 +278,19 @@ def sqlite_triggers() -> list[str]:
             _sqlite_row_change("OLD", -1) + _sqlite_row_change("NEW", 1),
             f" WHEN {changed}",
         ),
-        _sqlite_trigger(TRIGGER_NAMES[2], "DELETE", _sqlite_row_change("OLD", -1)),
+        _sqlite_trigger(
+            TRIGGER_NAMES[2],
+            "DELETE",
+            _sqlite_row_change("OLD", -1),
+            f" WHEN NOT {PAUSED}" if pausable else "",
+        ),
     ]
 
 
-def create_triggers(dialect: str) -> list[str]:
-    return postgres_triggers() if dialect == "postgresql" else sqlite_triggers()
+def create_triggers(dialect: str, pausable: bool = False) -> list[str]:
+    if dialect == "postgresql":
+        return postgres_triggers(pausable)
+    return sqlite_triggers(pausable)
 
 
 def drop_triggers(dialect: str) -> list[str]:

@@ -11,17 +11,20 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from runfactory import temporary_pg_database
+from runfactory import at, make_world, temporary_pg_database
 from sqlalchemy import Engine, inspect, text
 
 from data import migrate
 from data import queries as q
 from data.accounts import authenticate, create_api_key
 from data.db import build_engine
+from data.deletion import delete_where
 from data.demo import generate_demo
 from data.filters import FlowRunFilter
-from data.models import Base
+from data.models import Base, FlowRun
 from data.rollup.maintain import check as check_rollup
+from data.rollup.maintain import pausable
+from data.rollup.schema import PAUSE
 
 VERSION_TABLE = "flowruns_alembic_version"
 APP_TABLES = {
@@ -36,6 +39,7 @@ APP_TABLES = {
     "flowrun_rollup_hour_hist",
     "flowrun_rollup_day",
     "flowrun_rollup_day_hist",
+    "flowrun_rollup_pause",
 }
 EXPECTED_FLOW_RUN_INDEXES = {
     "ix_flow_run_flow_id",
@@ -335,5 +339,49 @@ def test_histogram_rekey_keeps_the_rollup_equal_to_the_runs(fresh_url: str) -> N
         engine.dispose()
         assert _histogram_key(engine, "hour") == old_key
         assert check_rollup(engine).consistent
+    finally:
+        engine.dispose()
+
+
+def rollup_day_runs(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT sum(runs) FROM flowrun_rollup_day")).scalar_one())
+
+
+def delete_trigger_text(engine: Engine) -> str:
+    query = (
+        "SELECT sql FROM sqlite_master WHERE name = 'flowrun_rollup_delete'"
+        if engine.dialect.name == "sqlite"
+        else "SELECT prosrc FROM pg_proc WHERE proname = 'flowrun_rollup_delete'"
+    )
+    with engine.connect() as conn:
+        return str(conn.execute(text(query)).scalar_one())
+
+
+def test_migration_0005_swaps_the_delete_trigger_and_back(fresh_url: str) -> None:
+    """Each step leaves a working rollup: deletes at 0004 (triggers), 0005 (set-based),
+    back at 0004 (triggers again) all keep it equal to the runs."""
+    migrate.upgrade(fresh_url, "0004")
+    engine = build_engine(fresh_url)
+    try:
+        world = make_world(engine)
+        world.add(world.run(started_at=at(minutes=37 * i)) for i in range(90))
+        assert PAUSE not in delete_trigger_text(engine)
+        assert delete_where(engine, FlowRun.started_at < at(minutes=37 * 10), batch_size=4) == 10
+        assert check_rollup(engine).consistent
+        migrate.upgrade(fresh_url, "0005")
+        engine.dispose()
+        with engine.connect() as conn:
+            assert pausable(conn)
+        assert PAUSE in delete_trigger_text(engine)
+        assert delete_where(engine, FlowRun.started_at < at(minutes=37 * 30), batch_size=4) == 20
+        assert check_rollup(engine).consistent and rollup_day_runs(engine) == 60
+        migrate.downgrade(fresh_url, "0004")
+        engine.dispose()
+        with engine.connect() as conn:
+            assert not pausable(conn)
+        assert PAUSE not in delete_trigger_text(engine)
+        assert delete_where(engine, FlowRun.started_at < at(minutes=37 * 50), batch_size=4) == 20
+        assert check_rollup(engine).consistent and rollup_day_runs(engine) == 40
     finally:
         engine.dispose()
