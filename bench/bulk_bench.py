@@ -5,6 +5,7 @@ same run, each load into a new empty database in its own process (its own peak R
 
     python -m bench.bulk_bench --backend sqlite --runs 200000              # quick
     python -m bench.bulk_bench --backend postgres --runs 1000000 --repeats 1
+    python -m bench.bulk_bench --runs 200000 --before-tree /tmp/before   # + an earlier loader
 
 SQLite files go to a temporary folder; PostgreSQL databases (flowruns_bulk_*) are created
 on --pg-admin-url and dropped afterwards. Appends a section to bench/results/bulk.md.
@@ -105,7 +106,12 @@ def drop_database(admin_url: str, name: str | None) -> None:
 
 
 def measure(approach: str, args: argparse.Namespace, folder: str) -> dict[str, float]:
+    """One load in its own process; "before" is our loader in the tree --before-tree
+    (an exported earlier commit: ``git archive REV | tar -x -C DIR``)."""
     url, name = fresh_database(args.backend, folder, args.pg_admin_url)
+    tree = ROOT
+    if approach == "before":
+        approach, tree = "ours", Path(args.before_tree)
     command = [sys.executable, "-m", "bench.bulk_bench", "--child", approach, "--url", url]
     try:
         out = subprocess.run(
@@ -113,7 +119,7 @@ def measure(approach: str, args: argparse.Namespace, folder: str) -> dict[str, f
             check=True,
             capture_output=True,
             text=True,
-            cwd=ROOT,
+            cwd=tree,
         ).stdout
     finally:
         drop_database(args.pg_admin_url, name)
@@ -123,7 +129,7 @@ def measure(approach: str, args: argparse.Namespace, folder: str) -> dict[str, f
 
 
 def report(args: argparse.Namespace, samples: dict[str, list[dict[str, float]]]) -> str:
-    load = Path("/proc/loadavg").read_text().split()[0]
+    load = f"{args.load_at_start} at the start, {Path('/proc/loadavg').read_text().split()[0]}"
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
     ).stdout.strip()
@@ -133,14 +139,21 @@ def report(args: argparse.Namespace, samples: dict[str, list[dict[str, float]]])
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC at commit {commit};"
         f" {args.repeats} load(s) per approach,"
         f" alternating, each into a new empty database (schema and indexes in place) in its"
-        f" own process; load average {load} on 2 shared cores.",
+        f" own process; load average {load} at the end, on 2 shared cores.",
         "",
         "| approach | median wall (s) | min-max (s) | rows/s (wall) | CPU of the loading process"
         " (s) | rows per CPU-second (process) | server backend CPU (s) | peak RSS (MB) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     medians = {}
-    for name, label in (("ours", "ours (numpy columns)"), ("baseline", "baseline (row tuples)")):
+    labels = {
+        "ours": "ours (numpy columns)",
+        "before": f"before (our loader in {args.before_tree})",
+        "baseline": "baseline (row tuples)",
+    }
+    for name, label in labels.items():
+        if name not in samples:
+            continue
         walls = [s["wall_s"] for s in samples[name]]
         cpu = statistics.median(s["cpu_s"] for s in samples[name])
         medians[name] = statistics.median(walls)
@@ -151,8 +164,8 @@ def report(args: argparse.Namespace, samples: dict[str, list[dict[str, float]]])
             f" | {statistics.median(s['server_cpu_s'] for s in samples[name]):.1f}"
             f" | {max(s['peak_mb'] for s in samples[name]):.0f} |"
         )
-    ratio = medians["baseline"] / medians["ours"]
-    lines += ["", f"Ours vs baseline (wall): {ratio:.1f}x.", ""]
+    ratios = [f"ours vs {n} (wall): {medians[n] / medians['ours']:.2f}x" for n in medians]
+    lines += ["", "; ".join(ratios[1:]).capitalize() + ".", ""]
     return "\n".join(lines)
 
 
@@ -162,16 +175,19 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200_000)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--pg-admin-url", default=PG_ADMIN)
+    parser.add_argument("--before-tree", help="also time the loader of this exported tree")
     parser.add_argument("--child")
     parser.add_argument("--url")
     args = parser.parse_args()
     if args.child:
         child(args.child, args.url, args.runs)
         return
-    samples: dict[str, list[dict[str, float]]] = {name: [] for name in APPROACHES}
+    args.load_at_start = Path("/proc/loadavg").read_text().split()[0]
+    names = ["ours", *(["before"] if args.before_tree else []), "baseline"]
+    samples: dict[str, list[dict[str, float]]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory() as folder:
         for _ in range(args.repeats):
-            for name in APPROACHES:
+            for name in names:
                 samples[name].append(measure(name, args, folder))
                 print(name, samples[name][-1], file=sys.stderr)
     section = report(args, samples)
