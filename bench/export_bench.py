@@ -52,6 +52,13 @@ NOW = datetime(2026, 11, 1, tzinfo=UTC)
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
+def export_filter() -> FlowRunFilter:
+    """Runs started at or after ``EXPORT_SINCE`` (ISO time; the child's environment),
+    else every run: a smaller export of the same dataset."""
+    since = os.environ.get("EXPORT_SINCE")
+    return FlowRunFilter.build(started_after=since) if since else FlowRunFilter()
+
+
 def baseline_export(engine: Engine) -> Iterator[str]:
     """The export before this change: ORM-typed rows in chunks of 5,000 (dicts of
     datetime/UUID objects), one Python call per cell, csv.writer per chunk."""
@@ -61,7 +68,7 @@ def baseline_export(engine: Engine) -> Iterator[str]:
     writer.writerow(EXPORT_COLUMNS)
     yield buffer.getvalue()
     pairs = [(c, json_text_cell if c in payloads else cell) for c in EXPORT_COLUMNS]
-    for rows in iter_runs(engine, FlowRunFilter(), chunk_size=5000, payloads_as_text=True):
+    for rows in iter_runs(engine, export_filter(), chunk_size=5000, payloads_as_text=True):
         buffer.seek(0)
         buffer.truncate()
         writer.writerows([convert(row[c]) for c, convert in pairs] for row in rows)
@@ -69,7 +76,7 @@ def baseline_export(engine: Engine) -> Iterator[str]:
 
 
 def ours_export(engine: Engine) -> Iterator[str]:
-    return iter_csv(engine, FlowRunFilter())
+    return iter_csv(engine, export_filter())
 
 
 APPROACHES = {"ours": ours_export, "baseline": baseline_export}
@@ -123,10 +130,12 @@ def server_cpu_s(engine: Engine) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(approach: str, url: str, previous_tree: Path | None = None) -> dict[str, float]:
+def measure(
+    approach: str, url: str, previous_tree: Path | None = None, since: str | None = None
+) -> dict[str, float]:
     command = [sys.executable, __file__, "--child", approach, "--url", url]
     load = float(Path("/proc/loadavg").read_text().split()[0])
-    env = dict(os.environ)
+    env = dict(os.environ, EXPORT_SINCE=since or "")
     if approach == PREVIOUS and previous_tree is not None:
         env["PYTHONPATH"] = os.pathsep.join(
             filter(None, [str(previous_tree), env.get("PYTHONPATH")])
@@ -283,6 +292,7 @@ def main() -> None:
     parser.add_argument("--pg-admin-url", default=PG_ADMIN)
     parser.add_argument("--drop", action="store_true", help="rebuild the PostgreSQL dataset")
     parser.add_argument("--previous", help="also measure iter_csv as of this commit")
+    parser.add_argument("--since", help="export only runs started at or after this ISO time")
     parser.add_argument("--child")
     parser.add_argument("--url")
     args = parser.parse_args()
@@ -296,8 +306,10 @@ def main() -> None:
         previous_tree = extract_previous(args.previous, Path(tree)) if args.previous else None
         for _ in range(args.repeats):
             for name in names:
-                samples[name].append(measure(name, url, previous_tree))
+                samples[name].append(measure(name, url, previous_tree, args.since))
                 print(name, samples[name][-1], file=sys.stderr)
+    if args.since:
+        label += f", exporting those started since {args.since}"
     section = report(args, label, {n: summarise(s) for n, s in samples.items()})
     print(section)
     with RESULTS.open("a", encoding="utf-8") as handle:
