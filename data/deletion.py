@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -134,8 +135,9 @@ def delete_where(
 ) -> int:
     """Delete every run matching ``where``, ``batch_size`` rows per transaction.
 
-    Short transactions keep writers unblocked; on SQLite the WAL is truncated after
-    each batch, since with concurrent readers it otherwise grows without bound. The
+    Short transactions keep writers unblocked; on SQLite a batch is cut to about half a
+    second, other writers get a turn after it, and the WAL is truncated after each
+    batch, since with concurrent readers it otherwise grows without bound. The
     audit ``entry`` is updated inside each batch's transaction: it never disagrees
     with what was really deleted, even after a kill.
     """
@@ -150,9 +152,11 @@ def delete_where(
     one_batch = _delete_batch_subtracting if subtracting else _delete_batch_with_triggers
     deleted = 0
     position: Position = None
+    limit = size
     while deleted < total or total == 0:
+        started = time.perf_counter()
         with engine.begin() as conn:
-            count, last = one_batch(conn, where, size, position)
+            count, last = one_batch(conn, where, limit, position)
             if not count and position is not None:
                 position = None  # one more pass from the start: runs that arrived behind it
                 continue
@@ -163,11 +167,35 @@ def delete_where(
         deleted += count
         position = last
         if sqlite:
+            held = time.perf_counter() - started
+            limit = next_limit(limit, size, held)
             with engine.connect() as conn:
                 conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+            time.sleep(min(SQLITE_YIELD_S, held))
         if progress is not None:
             progress(deleted, max(total, deleted))
     return deleted
+
+
+# SQLite has one writer at a time and no queue: a writer waiting for a batch sleeps in
+# its busy handler (up to 100 ms between tries) and, without a pause, the next batch
+# took the lock first, again and again (writers waited 1.3-2.8 s behind 0.3-0.6 s
+# batches). A pause a little longer than that sleep (never longer than the batch held
+# the lock, so that short batches stay cheap) lets it in.
+SQLITE_YIELD_S = 0.11
+# A writer waits at most about one batch: batches are cut to this duration when the
+# machine is slow (the configured size is the most a batch holds).
+SQLITE_BATCH_S = 0.5
+
+
+def next_limit(limit: int, most: int, seconds: float) -> int:
+    """The next SQLite batch's size: halved while a batch lasts longer than
+    ``SQLITE_BATCH_S``, grown back towards ``most`` while it takes under half of that."""
+    if seconds > SQLITE_BATCH_S:
+        return max(1, limit // 2)
+    if seconds < SQLITE_BATCH_S / 2:
+        return min(most, limit + max(1, limit // 2))
+    return limit
 
 
 def bulk_delete_filter(

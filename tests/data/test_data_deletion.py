@@ -12,6 +12,7 @@ import pytest
 from runfactory import FINISHED, World, at
 from sqlalchemy import delete, select
 
+from data import deletion
 from data import queries as q
 from data.db import session_scope
 from data.deletion import bulk_delete_filter, delete_run, delete_runs, delete_where
@@ -332,3 +333,35 @@ def test_batches_resume_after_the_last_deleted_run_and_catch_late_arrivals(
     assert deleted == len(by_age)
     assert gone_after_batch[0] == {r["id"] for r in by_age[:4]}
     assert gone_after_batch[1] == {r["id"] for r in by_age[:8]} | {by_age[-1]["id"]}
+
+
+def test_sqlite_batches_shrink_when_slow_and_grow_back(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer waits about one batch: on SQLite a batch over SQLITE_BATCH_S halves the
+    next one (here every batch is "slow"); PostgreSQL, whose writers do not queue behind
+    a delete, keeps the configured size."""
+    world.add(world.run(started_at=at(minutes=i), status="success") for i in range(20))
+    monkeypatch.setattr(deletion, "SQLITE_BATCH_S", 0.0)
+    steps: list[int] = []
+    delete_where(
+        world.engine,
+        FlowRun.started_at.is_not(None),
+        batch_size=8,
+        progress=lambda done, _total: steps.append(done - sum(steps)),
+    )
+    if world.engine.dialect.name == "sqlite":
+        assert steps == [8, 4, 2, 1, 1, 1, 1, 1, 1]
+    else:
+        assert steps == [8, 8, 4]
+    assert remaining(world) == set()
+
+
+def test_next_limit_halves_keeps_and_grows_back_to_the_configured_size() -> None:
+    slow, fine, quick = deletion.SQLITE_BATCH_S * 2, deletion.SQLITE_BATCH_S * 0.7, 0.0
+    assert deletion.next_limit(5000, 5000, slow) == 2500
+    assert deletion.next_limit(1, 5000, slow) == 1
+    assert deletion.next_limit(2500, 5000, fine) == 2500
+    assert deletion.next_limit(2500, 5000, quick) == 3750
+    assert deletion.next_limit(3750, 5000, quick) == 5000
+    assert deletion.next_limit(1, 5000, quick) == 2
