@@ -17,7 +17,7 @@ from data.queries.common import (
     status_pivot,
 )
 from data.rollup.flows import flow_records
-from data.rollup.reader import route
+from data.rollup.pieces import route_pieces
 from data.sql_functions import duration_percentiles, error_signature
 from data.statuses import status_in
 
@@ -29,10 +29,10 @@ def flow_breakdown(
     success rate, avg/p50/p95 duration over the runs that have one and ``without_duration``,
     last run, last failure. ``exact``: see ``data.rollup.reader.route``; the frame's
     ``attrs["approximate"]`` says whether percentiles came from histograms."""
-    grain = route(engine, flt, exact)
-    rows = _raw_flow_rows(engine, flt) if grain is None else flow_records(engine, grain, flt)
+    parts = route_pieces(engine, flt, exact)
+    rows = _raw_flow_rows(engine, flt) if parts is None else flow_records(engine, parts, flt)
     frame = _flow_frame(rows)
-    frame.attrs["approximate"] = grain is not None and bool(frame["p50_ms"].notna().any())
+    frame.attrs["approximate"] = parts is not None and bool(frame["p50_ms"].notna().any())
     return frame
 
 

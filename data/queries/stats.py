@@ -20,8 +20,8 @@ from data.queries.common import (
     status_count,
     success_rate,
 )
-from data.rollup.reader import Outcomes, grouped_outcomes, route, trigger_counts
-from data.rollup.schema import Grain
+from data.rollup.pieces import Piece, outcomes_over, route_pieces, triggers_over
+from data.rollup.reader import Outcomes
 from data.sql_functions import duration_percentiles
 from data.statuses import canonical, status_in
 
@@ -102,10 +102,10 @@ def stats_statement(flt: FlowRunFilter) -> Select[Any]:
     ).where(flt.where())
 
 
-def _stats_from_rollup(engine: Engine, flt: FlowRunFilter, grain: Grain) -> RunStats:
+def _stats_from_rollup(engine: Engine, parts: list[Piece]) -> RunStats:
     with engine.connect() as conn:
-        whole = grouped_outcomes(conn, grain, flt).get(0, Outcomes())
-        triggers = trigger_counts(conn, grain, flt)
+        whole = outcomes_over(conn, parts).get(0, Outcomes())
+        triggers = triggers_over(conn, parts)
     p50, p95, p99 = whole.percentiles()
     return RunStats(
         total=whole.runs,
@@ -122,9 +122,9 @@ def _stats_from_rollup(engine: Engine, flt: FlowRunFilter, grain: Grain) -> RunS
 
 
 def _stats_for(engine: Engine, flt: FlowRunFilter, exact: bool | None = None) -> RunStats:
-    grain = route(engine, flt, exact)
-    if grain is not None:
-        return _stats_from_rollup(engine, flt, grain)
+    parts = route_pieces(engine, flt, exact)
+    if parts is not None:
+        return _stats_from_rollup(engine, parts)
     with engine.connect() as conn:
         row = conn.execute(stats_statement(flt)).mappings().one()
     total = int(row["total"])

@@ -8,15 +8,15 @@ from sqlalchemy import Engine, select
 
 from data.filters import FlowRunFilter
 from data.models import Flow
-from data.rollup.reader import grouped_outcomes, last_started, outcome_record
-from data.rollup.schema import Grain
+from data.rollup.pieces import Piece, outcomes_over
+from data.rollup.reader import last_started, outcome_record
 
 
-def flow_records(engine: Engine, grain: Grain, flt: FlowRunFilter) -> list[dict[str, Any]]:
+def flow_records(engine: Engine, parts: list[Piece], flt: FlowRunFilter) -> list[dict[str, Any]]:
     """The rows the raw per-flow query returns, most runs first: outcomes from the rollup,
     the exact last run and last failure from raw rows inside the period holding them."""
     with engine.connect() as conn:
-        found = grouped_outcomes(conn, grain, flt, lambda table: table.c.flow_id)
+        found = outcomes_over(conn, parts, lambda table: table.c.flow_id)
         query = select(Flow.id, Flow.name).where(Flow.id.in_(list(found)))
         names: dict[Any, str] = {flow_id: name for flow_id, name in conn.execute(query)}
         # Like the raw query's join: runs of a flow that no longer exists are not listed.

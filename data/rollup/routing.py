@@ -20,7 +20,6 @@ from sqlalchemy.sql.visitors import replacement_traverse
 
 from data.filters import FlowRunFilter
 from data.models import FlowRun
-from data.queries.buckets import offset_segments
 from data.rollup.schema import GRAINS, Grain
 
 GRAIN_LENGTH = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
@@ -48,6 +47,10 @@ def _zone_fits(grain: Grain, bucket: str, zone: tzinfo, span: tuple[datetime, da
         return zone is UTC
     if zone is UTC:
         return True
+    # Imported here: data.queries imports the rollup, so a module-level import made
+    # importing data.rollup first circular.
+    from data.queries.buckets import offset_segments
+
     segments = offset_segments(zone, span[0] - timedelta(days=1), span[1] + timedelta(days=1))
     return all(minutes % 60 == 0 for _, minutes in segments)
 

@@ -164,6 +164,10 @@ FILTERS = (
     FlowRunFilter(started_after=at(hours=5), started_before=at(days=2, hours=7)),
     FlowRunFilter(statuses=("success", "weird")),
     FlowRunFilter(exclude_statuses=("failure",), started_before=at(days=2)),
+    # Bounds inside an hour: raw rows for the edges, the rollup for the whole hours/days.
+    FlowRunFilter(started_after=at(minutes=17), started_before=at(days=2, hours=3, minutes=41)),
+    FlowRunFilter(started_after=at(hours=1, seconds=5)),
+    FlowRunFilter(started_before=at(days=1, hours=2, minutes=30), statuses=("failure", "weird")),
 )
 
 
@@ -247,6 +251,7 @@ def assert_counts_match(engine: Engine, flt: FlowRunFilter, bucket: str, by: str
 
 
 WINDOW = FlowRunFilter(started_after=at(), started_before=at(days=4))
+ODD_WINDOW = FlowRunFilter(started_after=at(minutes=25), started_before=at(days=3, minutes=10))
 
 
 @PROPERTY
@@ -263,6 +268,7 @@ def test_series_and_flow_table_from_rollup_equal_raw_rows(engine: Engine, steps:
         for by in ("flow_id", "status", "trigger_type"):
             assert_counts_match(engine, flt, "hour", by)
             assert_counts_match(engine, flt, "day", by)
+    assert_flows_match(engine, ODD_WINDOW)
 
 
 @settings(max_examples=100, deadline=None)
