@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from functools import lru_cache
 from typing import Any
 
 from data.signature import message_signature
@@ -57,6 +58,10 @@ def _lower(value: Any) -> str | None:
     return None if text is None else text.lower()
 
 
+# Failures repeat their messages (5.5k distinct among 33k failures in the 1M-run demo's
+# 90 days): a message's signature is worked out once per connection's process, not per
+# row (the regexes cost ~20 us a call). Bounded: a few MB at most.
+@lru_cache(maxsize=32_768)
 def _signature(value: Any) -> str | None:
     return message_signature(lenient_text(value))
 
