@@ -78,9 +78,10 @@ def pieces(flt: FlowRunFilter) -> list[Piece] | None:
     than one whole hour inside the range)."""
     if any(getattr(flt, name) not in (None, ()) for name in RAW_ONLY_FIELDS):
         return None
-    grain = rollup_grain(flt)
-    if grain is not None:
-        return [Piece(grain, flt)]
+    # Whole UTC days: one read of the day tables. Whole hours (a zone's midnight) still
+    # take the days inside from the day tables, ~10x fewer rows than the hour tables.
+    if rollup_grain(flt) == "day":
+        return [Piece("day", flt)]
     start, end = flt.started_after, flt.started_before
     inner_start = None if start is None else _ceil(start, HOUR)
     inner_end = None if end is None else _floor(end, HOUR)
