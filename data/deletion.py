@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, column, delete, func, insert, select, table, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql.elements import ColumnElement, SQLColumnExpression
 
 from data.audit import AuditContext, AuditHandle, audited, filter_criteria
@@ -125,6 +126,23 @@ def _delete_batch_subtracting(
     return (last.n if last is not None else 0), position
 
 
+def _batch(
+    engine: Engine,
+    one_batch: Callable[[Connection, ColumnElement[bool], int, Position], tuple[int, Position]],
+    where: ColumnElement[bool],
+    limit: int,
+    position: Position,
+    entry: AuditHandle | None,
+    deleted: int,
+) -> tuple[int, Position]:
+    """One batch in its own transaction, the audit entry updated in it."""
+    with engine.begin() as conn:
+        count, last = one_batch(conn, where, limit, position)
+        if count and entry is not None:
+            entry.record_batch(conn, deleted + count)
+    return count, last
+
+
 def delete_where(
     engine: Engine,
     where: ColumnElement[bool],
@@ -155,15 +173,20 @@ def delete_where(
     limit = size
     while deleted < total or total == 0:
         started = time.perf_counter()
-        with engine.begin() as conn:
-            count, last = one_batch(conn, where, limit, position)
-            if not count and position is not None:
-                position = None  # one more pass from the start: runs that arrived behind it
-                continue
-            if not count:
-                break
-            if entry is not None:
-                entry.record_batch(conn, deleted + count)
+        try:
+            count, last = _batch(engine, one_batch, where, limit, position, entry, deleted)
+        except OperationalError as exc:
+            if one_batch is _delete_batch_with_triggers or "integer overflow" not in str(exc):
+                raise
+            # SQLite's sum() refuses to overflow where the row trigger's additions turn
+            # into REAL: durations near 2**63 (another engine's) go the trigger's way.
+            batch = _delete_batch_with_triggers
+            count, last = _batch(engine, batch, where, limit, position, entry, deleted)
+        if not count and position is not None:
+            position = None  # one more pass from the start: runs that arrived behind it
+            continue
+        if not count:
+            break
         deleted += count
         position = last
         if sqlite:

@@ -25,6 +25,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
+from data.rollup.histogram import bound_rows
+
 Grain = Literal["hour", "day"]
 GRAINS: tuple[Grain, ...] = ("hour", "day")
 BOUND = "flowrun_rollup_bound"
@@ -66,7 +68,15 @@ def _columns(names: Sequence[str], prefix: str = "") -> str:
     return ", ".join(f"{prefix}{name}" for name in names)
 
 
-def _bucket(row: str) -> str:
+def _bucket(dialect: str, row: str) -> str:
+    if dialect == "postgresql":
+        # The bounds as a constant array: one binary search per row instead of an index
+        # probe of the bound table (a quarter of a 5,000-row delete's trigger time at
+        # 1M runs). The same bounds as the table's (install writes both from
+        # bound_rows), whose buckets are consecutive integers.
+        rows = bound_rows()
+        lowers = ",".join(str(low) for _, low in rows)
+        return f"(width_bucket({row}.duration_ms, '{{{lowers}}}'::bigint[]) + {rows[0][0] - 1})"
     return (
         f"(SELECT b.bucket FROM {BOUND} b WHERE b.lower_ms <= {row}.duration_ms"
         " ORDER BY b.lower_ms DESC LIMIT 1)"
@@ -80,7 +90,7 @@ def _row_values(dialect: str, grain: Grain, row: str) -> dict[str, str]:
         "flow_id": f"{row}.flow_id",
         "status": f"{row}.status",
         "trigger_type": f"{row}.trigger_type",
-        "bucket": _bucket(row),
+        "bucket": _bucket(dialect, row),
     }
 
 
