@@ -9,8 +9,9 @@ a retention delete's time). ``data.deletion`` now subtracts each batch from the 
 set-based and marks its own transaction with a row in ``flowrun_rollup_pause``, which
 the delete triggers test (a WHEN clause on SQLite, an early return on PostgreSQL). The
 row lives only inside that transaction, so every other writer (Langflow's included) is
-still counted by the triggers. Only the delete triggers change; the rollup's contents
-do not, so neither direction rebuilds it.
+still counted by the triggers. PostgreSQL's trigger functions are reinstalled too: they
+find a run's histogram bucket by ``width_bucket`` over constant bounds (the same buckets).
+The rollup's contents do not change, so neither direction rebuilds it.
 """
 
 from collections.abc import Sequence
