@@ -44,7 +44,7 @@ def timed(phase: str, function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @contextmanager
-def serial(items: Any) -> Iterator[Any]:
+def serial(items: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
     """In place of data.demo.prefetch.ahead: every chunk prepared in the loading thread."""
     yield iter(items)
 

@@ -100,7 +100,8 @@ def generate_demo(
 
     def load(conn: Connection, commit_each: bool, tally: RollupTally | None = None) -> None:
         done = 0
-        with ahead(prepared(tally)) as chunks:
+        in_thread = engine.dialect.name == "postgresql"
+        with ahead(prepared(tally), thread=in_thread) as chunks:
             for count, rows in chunks:
                 with transaction(conn) if commit_each else nullcontext():
                     write.send(conn, rows)

@@ -50,3 +50,11 @@ def test_a_consumer_that_fails_stops_the_producer() -> None:
                 raise RuntimeError("disk full")
     assert not any(t.name == "demo-prefetch" for t in threading.enumerate())
     assert len(produced) < 10  # at most the buffer and one in hand beyond the consumer
+
+
+def test_in_line_items_come_from_the_calling_thread() -> None:
+    def produce() -> Iterator[str]:
+        yield threading.current_thread().name
+
+    with ahead(produce(), thread=False) as items:
+        assert list(items) == [threading.current_thread().name]
