@@ -10,7 +10,8 @@ wait of each variant, all measured in the same run:
 
 - ``0005``: today's schema, each batch subtracted from the rollup set-based by the delete
   itself (the delete triggers paused for its transaction);
-- ``0004``: the schema before, the rollup kept by the delete triggers (SQLite: per row);
+- ``0004``: the schema before, the rollup kept by the delete triggers (SQLite: per row),
+  or with ``--before REV`` the code of commit REV migrating and deleting its own copy;
 - ``no rollup``: 0004 with the rollup's triggers dropped (the floor: the delete alone);
 - the original's one DELETE per run, on today's schema, stopped after ``--budget`` s.
 
@@ -20,7 +21,11 @@ wait of each variant, all measured in the same run:
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +49,20 @@ def cached_url(backend: str, runs: int, cache: Path, admin_url: str) -> str:
 
 
 def measure(
-    backend: str, url: str, admin_url: str, variant: tuple[str, str, bool], budget: float
+    backend: str,
+    url: str,
+    admin_url: str,
+    variant: tuple[str, str, bool],
+    budget: float,
+    tree: Path | None = None,
 ) -> dict[str, Any]:
+    """One variant on its own scratch copy; with ``tree`` (another commit's code) the copy
+    is migrated and deleted by that code."""
     revision, approach, triggers = variant
     target = run.scratch_copy(backend, url, admin_url)
     try:
+        if tree is not None:
+            return in_tree(tree, target, revision, {"approach": approach, "budget_s": budget})
         migrate.upgrade(target, revision)
         engine = build_engine(target)
         with engine.begin() as conn:
@@ -60,6 +74,27 @@ def measure(
         return run.run_child("retention", target, params, in_process=False)
     finally:
         run.drop_scratch(backend, target, admin_url)
+
+
+def in_tree(tree: Path, target: str, revision: str, params: dict[str, Any]) -> dict[str, Any]:
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    migrate_code = f"from data import migrate; migrate.upgrade({target!r}, {revision!r})"
+    for code in (migrate_code, f"from bench.run import analyze; analyze({target!r})"):
+        subprocess.run([sys.executable, "-c", code], cwd=tree, env=env, check=True)
+    command = [sys.executable, "-m", "bench.scenarios", "retention", target, json.dumps(params)]
+    out = subprocess.run(command, cwd=tree, env=env, check=True, capture_output=True, text=True)
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def extract(revision: str, into: Path) -> Path:
+    """``data``, ``bench`` and the migrations of ``revision``, extracted under ``into``."""
+    paths = ["data", "bench", "migrations", "alembic.ini"]
+    archive = subprocess.run(
+        ["git", "archive", revision, *paths], cwd=run.ROOT, check=True, capture_output=True
+    ).stdout
+    into.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
 
 
 def render(title: str, results: dict[str, dict[str, Any]]) -> str:
@@ -81,17 +116,27 @@ def render(title: str, results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def variants(batch_sizes: list[int]) -> list[tuple[str, int, tuple[str, str, bool]]]:
-    chosen = [
-        ("0005: set-based rollup in the delete", size, ("head", "ours", True))
+Variant = tuple[
+    str, int, tuple[str, str, bool], bool
+]  # name, batch, (rev, approach, rollup), before
+
+
+def variants(batch_sizes: list[int], before: str | None) -> list[Variant]:
+    chosen: list[Variant] = [
+        ("0005: set-based rollup in the delete", size, ("head", "ours", True), False)
         for size in batch_sizes
     ]
     first = batch_sizes[0]
+    old = (
+        (f"before: commit {before}", first, ("head", "ours", True), True)
+        if before
+        else ("0004: rollup kept by the delete triggers", first, ("0004", "ours", True), False)
+    )
     return [
         *chosen,
-        ("0004: rollup kept by the delete triggers", first, ("0004", "ours", True)),
-        ("0004, rollup triggers dropped (delete alone)", first, ("0004", "ours", False)),
-        ("one DELETE per run (original), today's schema", 1, ("head", "one_by_one", True)),
+        old,
+        ("rollup triggers dropped (delete alone)", first, ("0004", "ours", False), False),
+        ("one DELETE per run (original), today's schema", 1, ("head", "one_by_one", True), False),
     ]
 
 
@@ -102,6 +147,7 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=20.0, help="one-by-one delete, s")
     parser.add_argument("--batch-sizes", default="5000", help="comma-separated")
     parser.add_argument("--only-batches", action="store_true", help="only the 0005 variant")
+    parser.add_argument("--before", help="also measure the code of this commit (git archive)")
     parser.add_argument("--cache", type=Path, default=run.ROOT / "var" / "bench")
     parser.add_argument("--out", type=Path, default=run.ROOT / "bench" / "results" / "delete.md")
     parser.add_argument("--pg-admin-url", default=export_bench.PG_ADMIN)
@@ -109,11 +155,18 @@ def main() -> None:
     url = cached_url(args.backend, args.runs, args.cache, args.pg_admin_url)
     sizes = [int(size) for size in args.batch_sizes.split(",")]
     results = {}
-    for name, size, variant in variants(sizes):
+    tree = (
+        extract(args.before, Path(tempfile.mkdtemp(prefix="delete_before_")))
+        if args.before
+        else None
+    )
+    for name, size, variant, old in variants(sizes, args.before):
         if args.only_batches and not name.startswith("0005"):
             continue
         os.environ["FLOWRUNS_DELETE_BATCH_SIZE"] = str(size)  # read by the child
-        result = measure(args.backend, url, args.pg_admin_url, variant, args.budget)
+        result = measure(
+            args.backend, url, args.pg_admin_url, variant, args.budget, tree if old else None
+        )
         result["batch"] = size
         result["load"] = Path("/proc/loadavg").read_text().split()[0]
         label = f"{name} ({size:,})" if len(sizes) > 1 and name.startswith("0005") else name
