@@ -35,7 +35,9 @@ PAYLOAD_FIELDS = frozenset({"inputs", "outputs", "metadata"})
 CHUNK_ROWS = 50_000  # most rows in one chunk (one read)
 CHUNK_CHARS = 4 * 2**20  # a chunk ends once its text reaches this size
 BATCH_CHARS = 2**20  # one fetch holds about this much text
-MAX_BATCH_ROWS = 2000
+# SQLite sizes a fetch from the rows seen so far, so runs that jump to big payloads can
+# make one batch this many times their size; 256 rows cost no more CPU than 2,000.
+MAX_BATCH_ROWS = 256
 # Before any line was seen: payload columns may hold hundreds of KB per run.
 FIRST_BATCH_ROWS = {True: 8, False: 256}
 # Up to this many flows plus users, each SQLite chunk renders all of their cells first
