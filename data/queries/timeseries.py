@@ -19,6 +19,7 @@ from data.queries.common import (
     percentiles,
     status_pivot,
 )
+from data.rollup.local_days import local_records
 from data.rollup.reader import TABLES, grouped_records, route
 from data.rollup.routing import on_table
 from data.sql_functions import BUCKETS, Bucket, duration_percentiles
@@ -90,6 +91,9 @@ def run_timeseries(
     grain = route(engine, flt, exact, chosen, zone_info, time_range)
     if grain is None:
         records = _raw_records(engine, flt, expression)
+    elif grain == "hour" and chosen != "hour" and zone_info is not UTC and time_range:
+        # A zone's days and weeks: the UTC days inside from the day rollup (local_days).
+        records, to_utc = local_records(engine, flt, chosen, zone_info, time_range), _utc_keys
     else:
         # UTC buckets as long as the grain: the period is the bucket (no per-row function,
         # and the primary key's order saves the sort). Keys come back as text, which
@@ -107,6 +111,10 @@ def run_timeseries(
     frame = _shape(frame, chosen, zone_info, time_range, to_utc)
     frame.attrs["approximate"] = grain is not None and bool(frame["p50_ms"].notna().any())
     return frame
+
+
+def _utc_keys(keys: pd.Series) -> pd.Series:
+    return pd.to_datetime(keys, utc=True)
 
 
 def _raw_records(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -19,6 +19,7 @@ from sqlalchemy import (
     Engine,
     String,
     Table,
+    and_,
     func,
     inspect,
     literal,
@@ -94,11 +95,20 @@ def _latest(current: datetime | None, candidate: datetime | None) -> datetime | 
 
 
 def grouped_outcomes(
-    conn: Connection, grain: Grain, flt: FlowRunFilter, group_of: GroupOf | None = None
+    conn: Connection,
+    grain: Grain,
+    flt: FlowRunFilter,
+    group_of: GroupOf | None = None,
+    periods: Sequence[datetime] | None = None,
 ) -> dict[Hashable, Outcomes]:
     """Outcomes per group (``group_of(table)`` is the group key expression; ``None``:
-    one group for every run the filter selects)."""
+    one group for every run the filter selects), over ``periods`` only when given."""
     totals, histogram = TABLES[grain]
+
+    def where(table: Table) -> ColumnElement[bool]:
+        condition = on_table(flt.where(), table)
+        return condition if periods is None else and_(condition, table.c.period.in_(periods))
+
     found: dict[Hashable, Outcomes] = defaultdict(Outcomes)
     key = (group_of(totals) if group_of else literal(0)).label("key")
     groups = [key] if group_of else []
@@ -111,7 +121,7 @@ def grouped_outcomes(
             func.sum(totals.c.duration_sum),
             func.max(type_coerce(totals.c.period, String())).label("last"),
         )
-        .where(on_table(flt.where(), totals))
+        .where(where(totals))
         .group_by(*groups, totals.c.status)
     ).all()
     for group, status, runs, count, total, last in rows:
@@ -129,7 +139,7 @@ def grouped_outcomes(
     hist_groups = [hist_key] if group_of else []
     buckets = conn.execute(
         select(hist_key, histogram.c.bucket, func.sum(histogram.c.runs))
-        .where(on_table(flt.where(), histogram))
+        .where(where(histogram))
         .group_by(*hist_groups, histogram.c.bucket)
     ).all()
     for group, bucket, runs in buckets:
