@@ -6,25 +6,26 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, column, delete, func, insert, select, table, text
+from sqlalchemy import Connection, Engine, delete, func, select, text
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.sql.elements import ColumnElement, SQLColumnExpression
+from sqlalchemy.sql.elements import ColumnElement
 
 from data.audit import AuditContext, AuditHandle, audited, filter_criteria
+from data.deletion_batches import (
+    Position,
+    delete_batch_by_ids,
+    delete_batch_returning,
+    delete_batch_subtracting,
+)
 from data.errors import InvalidQuery
 from data.filters import FlowRunFilter
 from data.models import FlowRun, FlowRunStatus, utcnow
-from data.queries.cursors import stored_started_at
-from data.queries.listing import after_cursor
-from data.rollup.maintain import pausable, pause, resume, subtract_rows
+from data.rollup.maintain import pausable
 from data.settings import get_settings
 
 Progress = Callable[[int, int], None]
 """Called after each batch with (deleted so far, total to delete)."""
-Position = tuple[Any, uuid.UUID] | None
-"""(started_at as stored, id) of the last run deleted; None before the first batch."""
 
 
 def delete_run(
@@ -57,73 +58,6 @@ def count_where(engine: Engine, where: ColumnElement[bool]) -> int:
         return int(
             conn.execute(select(func.count()).select_from(FlowRun).where(where)).scalar_one()
         )
-
-
-def next_batch(
-    where: ColumnElement[bool], size: int, position: Position, *more: SQLColumnExpression[Any]
-) -> Select[Any]:
-    """(id, started_at, ``more``) of the next ``size`` runs to delete, oldest first, after
-    ``position`` (the last run deleted). Each batch starts where the previous one ended:
-    on PostgreSQL the deleted rows stay in the table and its indexes until vacuumed, and
-    a batch starting from the beginning again walked all of them (quadratic). The
-    position is compared as the database sorts (SQLite: legacy text as stored)."""
-    started = stored_started_at(FlowRun.started_at)
-    query = select(FlowRun.id, started, *more).where(where)
-    if position is not None:
-        query = query.where(after_cursor(started, "asc", *position))
-    return query.order_by(FlowRun.started_at, FlowRun.id).limit(size)
-
-
-DOOMED = "temp.flowrun_doomed"
-# No declared types: SQLite copies each value exactly as stored (an affinity would turn
-# another engine's odd started_at into text and put it in another rollup period).
-_DOOMED_COLUMNS = ("id", "started_at", "flow_id", "status", "trigger_type", "duration_ms")
-_DOOMED_TABLE = table("flowrun_doomed", *(column(name) for name in _DOOMED_COLUMNS), schema="temp")
-
-
-def _delete_batch_with_triggers(
-    conn: Connection, where: ColumnElement[bool], size: int, position: Position
-) -> tuple[int, Position]:
-    """One batch, the rollup kept by the delete triggers."""
-    batch = conn.execute(next_batch(where, size, position)).all()
-    if not batch:
-        return 0, position
-    conn.execute(delete(FlowRun).where(FlowRun.id.in_([run_id for run_id, _ in batch])))
-    return len(batch), (batch[-1][1], batch[-1][0])
-
-
-def _delete_batch_subtracting(
-    conn: Connection, where: ColumnElement[bool], size: int, position: Position
-) -> tuple[int, Position]:
-    """One batch on SQLite, the rollup kept set-based (see data.rollup.schema): the
-    pause row is written first, so the batch is chosen under the write lock and no
-    other writer can change its rows between the choice, the rollup and the delete."""
-    pause(conn)
-    # Per connection (the pool may hand out another one next batch); a no-op once made.
-    conn.exec_driver_sql(
-        f"CREATE TEMP TABLE IF NOT EXISTS flowrun_doomed ({', '.join(_DOOMED_COLUMNS)})"
-    )
-    chosen = next_batch(
-        where,
-        size,
-        position,
-        FlowRun.flow_id,
-        FlowRun.status,
-        FlowRun.trigger_type,
-        FlowRun.duration_ms,
-    )
-    conn.execute(insert(_DOOMED_TABLE).from_select(_DOOMED_COLUMNS, chosen))
-    last = conn.exec_driver_sql(
-        f"SELECT (SELECT count(*) FROM {DOOMED}) AS n, id, started_at FROM {DOOMED}"
-        " ORDER BY rowid DESC LIMIT 1"
-    ).first()
-    if last is not None:
-        subtract_rows(conn, DOOMED)
-        conn.exec_driver_sql(f"DELETE FROM flow_run WHERE id IN (SELECT id FROM {DOOMED})")
-        position = (last.started_at, uuid.UUID(last.id))
-    conn.exec_driver_sql(f"DELETE FROM {DOOMED}")
-    resume(conn)
-    return (last.n if last is not None else 0), position
 
 
 def _batch(
@@ -167,7 +101,9 @@ def delete_where(
     sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as conn:
         subtracting = sqlite and pausable(conn)
-    one_batch = _delete_batch_subtracting if subtracting else _delete_batch_with_triggers
+    one_batch = delete_batch_subtracting if subtracting else delete_batch_by_ids
+    if not sqlite:
+        one_batch = delete_batch_returning
     deleted = 0
     position: Position = None
     limit = size
@@ -176,12 +112,12 @@ def delete_where(
         try:
             count, last = _batch(engine, one_batch, where, limit, position, entry, deleted)
         except OperationalError as exc:
-            if one_batch is _delete_batch_with_triggers or "integer overflow" not in str(exc):
+            if one_batch is not delete_batch_subtracting or "integer overflow" not in str(exc):
                 raise
             # SQLite's sum() refuses to overflow where the row trigger's additions turn
             # into REAL: durations near 2**63 (another engine's) go the trigger's way.
-            batch = _delete_batch_with_triggers
-            count, last = _batch(engine, batch, where, limit, position, entry, deleted)
+            by_ids = delete_batch_by_ids
+            count, last = _batch(engine, by_ids, where, limit, position, entry, deleted)
         if not count and position is not None:
             position = None  # one more pass from the start: runs that arrived behind it
             continue

@@ -308,7 +308,7 @@ def test_batches_resume_after_the_last_deleted_run_and_catch_late_arrivals(
     world: World,
 ) -> None:
     """Batches go oldest first, each starting after the previous one's last run (keyset,
-    data.deletion.next_batch). While it runs, another writer deletes one of the doomed runs
+    data.deletion_batches.next_batch). While it runs, another writer deletes one of the doomed runs
     and inserts a matching run behind the position: the final pass from the start takes
     it (the delete stops at the count it matched), and nothing else is touched."""
     seed_mixed(world)

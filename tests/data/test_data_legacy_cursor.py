@@ -19,13 +19,14 @@ from typing import Any
 
 import pytest
 from runfactory import World, at, make_world
-from sqlalchemy import Engine, event, text, true
+from sqlalchemy import Engine, event, select, text, true
 
 from data import queries as q
 from data.db import build_engine
 from data.deletion import delete_where
 from data.export.stream import iter_csv
 from data.filters import FlowRunFilter
+from data.models import FlowRun
 from data.queries.cursors import InvalidCursor, decode_cursor
 from data.queries.listing import RUN_FIELDS
 from data.retention import RetentionPolicy, preview_prune, prune
@@ -192,34 +193,26 @@ def test_batched_delete_walks_the_stored_order_without_restarting(world: World) 
     in the database's order, one batch query per batch (a position compared in another
     form skipped runs and fell back to rescans from the start)."""
     runs = seed_legacy_times(world)
-    sqlite = world.engine.dialect.name == "sqlite"
-    if sqlite:  # SQLite's batch deletes the rows it copied into a temp table: log them
-        with world.engine.begin() as conn:
-            conn.exec_driver_sql("CREATE TABLE deleted_log (id)")
-            conn.exec_driver_sql(
-                "CREATE TRIGGER log_delete AFTER DELETE ON flow_run"
-                " BEGIN INSERT INTO deleted_log VALUES (OLD.id); END"
-            )
     batch_queries: list[str] = []
     deleted: list[Any] = []
+    left = [set(world.ids())]
 
-    def watch(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if "LIMIT" in statement and statement.startswith(("SELECT", "INSERT INTO temp.")):
+    def watch(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "ORDER BY flow_run.started_at, flow_run.id" in statement:  # a batch's choice
             batch_queries.append(statement)
-        elif statement.startswith("DELETE FROM flow_run") and not sqlite:
-            values = parameters.values() if isinstance(parameters, dict) else parameters
-            deleted.extend(values)
+
+    def progress(_done: int, _total: int) -> None:  # which run this one-run batch took
+        with world.engine.connect() as conn:
+            now = set(conn.execute(select(FlowRun.id)).scalars())
+        deleted.extend(left[0] - now)
+        left[0] = now
 
     event.listen(world.engine, "before_cursor_execute", watch)
     try:
-        assert delete_where(world.engine, true(), batch_size=1) == RUNS
+        assert delete_where(world.engine, true(), batch_size=1, progress=progress) == RUNS
     finally:
         event.remove(world.engine, "before_cursor_execute", watch)
-    if sqlite:
-        with world.engine.connect() as conn:
-            deleted = list(conn.exec_driver_sql("SELECT id FROM deleted_log ORDER BY rowid"))
-            deleted = [row[0] for row in deleted]
-    assert [uuid.UUID(str(p)) for p in deleted] == expected(world.engine, runs, "started_at", "asc")
+    assert deleted == expected(world.engine, runs, "started_at", "asc")
     assert len(batch_queries) == RUNS
 
 
