@@ -92,7 +92,6 @@ def _flow_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
 def error_breakdown(engine: Engine, flt: FlowRunFilter) -> pd.DataFrame:
     """Failures grouped by error type and message signature, most frequent first."""
-    signature = error_signature(FlowRun.error_message).label("signature")
     columns = [
         "error_type",
         "signature",
@@ -105,19 +104,37 @@ def error_breakdown(engine: Engine, flt: FlowRunFilter) -> pd.DataFrame:
     if flt.statuses and FlowRunStatus.FAILURE.value not in flt.statuses:
         return pd.DataFrame(columns=columns)
     failures = flt.replace(statuses=(FlowRunStatus.FAILURE.value,))
-    query = (
+    # Messages repeat: group by the message first, so the signature (six regular
+    # expressions) is worked out per distinct (type, message, flow), not per failure
+    # (332k failures, 40k such groups over 90 days at 10M runs). Every aggregate below
+    # composes exactly (sums, minima, maxima, distinct flows).
+    per_message = (
         select(
             FlowRun.error_type,
-            signature,
-            func.count().label("count"),
-            func.count(func.distinct(FlowRun.flow_id)).label("flows"),
+            FlowRun.error_message,
+            FlowRun.flow_id,
+            func.count().label("runs"),
             func.min(FlowRun.started_at).label("first_seen"),
             func.max(FlowRun.started_at).label("last_seen"),
-            func.max(FlowRun.error_message).label("sample_message"),
         )
         .where(failures.where())
-        .group_by(FlowRun.error_type, signature)
-        .order_by(func.count().desc(), FlowRun.error_type, signature)
+        .group_by(FlowRun.error_type, FlowRun.error_message, FlowRun.flow_id)
+        .subquery()
+    )
+    signature = error_signature(per_message.c.error_message).label("signature")
+    count = func.sum(per_message.c.runs)
+    query = (
+        select(
+            per_message.c.error_type,
+            signature,
+            count.label("count"),
+            func.count(func.distinct(per_message.c.flow_id)).label("flows"),
+            func.min(per_message.c.first_seen).label("first_seen"),
+            func.max(per_message.c.last_seen).label("last_seen"),
+            func.max(per_message.c.error_message).label("sample_message"),
+        )
+        .group_by(per_message.c.error_type, signature)
+        .order_by(count.desc(), per_message.c.error_type, signature)
     )
     with engine.connect() as conn:
         frame = pd.DataFrame(conn.execute(query).mappings().all(), columns=columns)
