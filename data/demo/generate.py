@@ -90,7 +90,7 @@ def generate_demo(
     write = writer_for(engine)
 
     def prepared(tally: RollupTally | None) -> Iterator[tuple[int, Any]]:
-        """(runs, rows ready to send) per chunk; runs in the prefetch thread."""
+        """(runs, rows ready to send) per chunk; in the prefetch thread on PostgreSQL."""
         for done in range(0, runs, chunk_size):
             chunk_offsets = offsets[done : done + chunk_size]
             chunk = chunk_rows(rng, chunk_offsets, start, now, days, user_ids, flow_ids)
