@@ -3,7 +3,10 @@ transaction: the secondary indexes (one sorted build each instead of an update p
 the rollup triggers (the rollup is written once from the loaded rows), and on PostgreSQL
 the foreign keys (one validating join instead of a lookup in ``flow`` and ``user`` per
 row). DDL is transactional on both backends: a failed load leaves the schema as it was,
-and no reader ever sees the table without its indexes or constraints.
+and no reader ever sees the table without its indexes or constraints. The price, on
+PostgreSQL: for the load's duration flow_run is locked (as any DROP INDEX locks it), and
+dropping the foreign keys also holds SHARE ROW EXCLUSIVE on ``flow`` and ``user``, so
+their writers wait (their readers do not).
 """
 
 from __future__ import annotations
