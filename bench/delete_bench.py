@@ -29,6 +29,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 
 from bench import export_bench, run
@@ -77,6 +78,12 @@ def measure(
 
 
 def in_tree(tree: Path, target: str, revision: str, params: dict[str, Any]) -> dict[str, Any]:
+    # The cache may already be at a revision that commit does not know (bench.run migrates
+    # it): today's code takes the copy back to that commit's head first.
+    migrate.upgrade(target)
+    migrate.downgrade(
+        target, ScriptDirectory(str(tree / "migrations")).get_current_head() or "base"
+    )
     env = dict(os.environ, PYTHONPATH=str(tree))
     migrate_code = f"from data import migrate; migrate.upgrade({target!r}, {revision!r})"
     for code in (migrate_code, f"from bench.run import analyze; analyze({target!r})"):

@@ -16,8 +16,6 @@ from data.rollup.schema import (
     TOTALS_KEY,
     Grain,
     all_tables,
-    create_triggers,
-    drop_triggers,
     expected_histogram,
     expected_totals,
     histogram_table,
@@ -26,6 +24,7 @@ from data.rollup.schema import (
     upsert_histogram,
     upsert_totals,
 )
+from data.rollup.triggers import create_triggers, drop_triggers
 
 
 @dataclass(frozen=True)
