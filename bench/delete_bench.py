@@ -86,7 +86,13 @@ def in_tree(tree: Path, target: str, revision: str, params: dict[str, Any]) -> d
     )
     env = dict(os.environ, PYTHONPATH=str(tree))
     migrate_code = f"from data import migrate; migrate.upgrade({target!r}, {revision!r})"
-    for code in (migrate_code, f"from bench.run import analyze; analyze({target!r})"):
+    # Its own triggers too: today's downgrade installed today's definitions.
+    triggers_code = (
+        "from data.db import build_engine; from data.rollup.maintain import install; "
+        f"engine = build_engine({target!r})\nwith engine.begin() as conn: install(conn)"
+    )
+    analyze_code = f"from bench.run import analyze; analyze({target!r})"
+    for code in (migrate_code, triggers_code, analyze_code):
         subprocess.run([sys.executable, "-c", code], cwd=tree, env=env, check=True)
     command = [sys.executable, "-m", "bench.scenarios", "retention", target, json.dumps(params)]
     out = subprocess.run(command, cwd=tree, env=env, check=True, capture_output=True, text=True)
