@@ -64,7 +64,9 @@ def measure(
     try:
         if tree is not None:
             return in_tree(tree, target, revision, {"approach": approach, "budget_s": budget})
-        migrate.upgrade(target, revision)
+        migrate.upgrade(target)  # the cache may be past ``revision`` (bench.run migrates it)
+        if revision != "head":
+            migrate.downgrade(target, revision)
         engine = build_engine(target)
         with engine.begin() as conn:
             if not triggers:
