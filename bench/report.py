@@ -235,7 +235,7 @@ def write_report(stored: dict[str, Any], path: Path) -> None:
         "Written by `python -m bench.run` (`make bench`) on"
         f" {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: ours against the baselines in the same run"
         " on the same cached demo datasets (runs over 90 days), each scenario in its own"
-        " process. 2 shared cores; other work was running on the machine.",
+        " process. 2 shared cores; each dataset's heading gives the load average during its run.",
         "",
         "## Headline (for the README)",
         "",
