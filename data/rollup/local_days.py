@@ -15,27 +15,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Hashable
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import Engine, String, Table, type_coerce
 
 from data.filters import FlowRunFilter
-from data.rollup.reader import Outcomes, grouped_outcomes, outcome_record
-from data.rollup.routing import EPOCH, GRAIN_LENGTH
+from data.rollup.reader import Outcomes, grouped_outcomes, merge_outcome, outcome_record
+from data.rollup.routing import GRAIN_LENGTH, period_ceil, period_floor
 from data.sql_functions import Bucket
 
 HOUR, DAY = GRAIN_LENGTH["hour"], GRAIN_LENGTH["day"]
-
-
-def _floor(moment: datetime, length: timedelta) -> datetime:
-    return moment - (moment - EPOCH) % length
-
-
-def _ceil(moment: datetime, length: timedelta) -> datetime:
-    floor = _floor(moment, length)
-    return floor if floor == moment else floor + length
 
 
 def local_buckets(hours: pd.DatetimeIndex, unit: Bucket, zone: tzinfo) -> pd.DatetimeIndex:
@@ -44,16 +35,6 @@ def local_buckets(hours: pd.DatetimeIndex, unit: Bucket, zone: tzinfo) -> pd.Dat
     if unit == "week":
         local = (local - pd.to_timedelta(local.day_of_week, unit="D")).normalize()
     return local.tz_convert("UTC")
-
-
-def _add(into: Outcomes, part: Outcomes, sign: int) -> None:
-    into.runs += sign * part.runs
-    for status, runs in part.statuses.items():
-        into.statuses[status] = into.statuses.get(status, 0) + sign * runs
-    into.duration_count += sign * part.duration_count
-    into.duration_sum += sign * part.duration_sum
-    for bucket, runs in part.histogram.items():
-        into.histogram[bucket] = into.histogram.get(bucket, 0) + sign * runs
 
 
 def _period_key(table: Table) -> Any:
@@ -79,8 +60,8 @@ def local_records(
 ) -> list[dict[str, Any]]:
     """``grouped_records`` per local ``unit`` (day or week) over ``span`` (whole UTC hours,
     the filter's own bounds where it has them); the bucket key is its aware UTC start."""
-    start, end = _floor(span[0], HOUR), _ceil(span[1], HOUR)
-    first_day, last_day = _ceil(start, DAY), _floor(end, DAY)
+    start, end = period_floor(span[0], HOUR), period_ceil(span[1], HOUR)
+    first_day, last_day = period_ceil(start, DAY), period_floor(end, DAY)
     if first_day >= last_day:
         first_day = last_day = start  # no whole UTC day inside: hours only
     hours = pd.date_range(start, end, freq="h", inclusive="left")
@@ -97,7 +78,7 @@ def local_records(
         if len(days):
             whole = flt.replace(started_after=first_day, started_before=last_day)
             for day, outcome in _by_hour(grouped_outcomes(conn, "day", whole, _period_key)).items():
-                _add(found[day_bucket[day]], outcome, 1)
+                merge_outcome(found[day_bucket[day]], outcome, 1)
         if len(wanted):
             # The hours alone bound the read: with the range as well, SQLite scanned the
             # range instead of seeking each listed hour.
@@ -107,8 +88,8 @@ def local_records(
             for hour, outcome in _by_hour(read).items():
                 day = hour.floor("D")
                 if day in day_bucket:
-                    _add(found[day_bucket[day]], outcome, -1)
-                _add(found[bucket_of[hour]], outcome, 1)
+                    merge_outcome(found[day_bucket[day]], outcome, -1)
+                merge_outcome(found[bucket_of[hour]], outcome, 1)
     return [
         {"bucket": bucket, **outcome_record(outcome)}
         for bucket, outcome in sorted(found.items())

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Hashable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table, func, literal, select
@@ -31,9 +31,16 @@ from data.rollup.reader import (
     grouped_outcomes,
     installed,
     matching_runs,
+    merge_outcome,
     trigger_counts,
 )
-from data.rollup.routing import EPOCH, GRAIN_LENGTH, RAW_ONLY_FIELDS, rollup_grain
+from data.rollup.routing import (
+    GRAIN_LENGTH,
+    RAW_ONLY_FIELDS,
+    period_ceil,
+    period_floor,
+    rollup_grain,
+)
 from data.rollup.schema import Grain
 from data.statuses import canonical
 
@@ -49,19 +56,10 @@ class Piece:
     flt: FlowRunFilter
 
 
-def _floor(moment: datetime, length: timedelta) -> datetime:
-    return moment - (moment - EPOCH) % length
-
-
-def _ceil(moment: datetime, length: timedelta) -> datetime:
-    floor = _floor(moment, length)
-    return floor if floor == moment else floor + length
-
-
 def _bounds(start: datetime | None, end: datetime | None) -> list[tuple[Any, Any]]:
     """[start, end) (whole hours, either end open) as whole days plus hours either side."""
-    day_start = None if start is None else _ceil(start, DAY)
-    day_end = None if end is None else _floor(end, DAY)
+    day_start = None if start is None else period_ceil(start, DAY)
+    day_end = None if end is None else period_floor(end, DAY)
     if day_start is not None and day_end is not None and day_start >= day_end:
         return [(start, end)]
     parts = [(day_start, day_end)]
@@ -83,8 +81,8 @@ def pieces(flt: FlowRunFilter) -> list[Piece] | None:
     if rollup_grain(flt) == "day":
         return [Piece("day", flt)]
     start, end = flt.started_after, flt.started_before
-    inner_start = None if start is None else _ceil(start, HOUR)
-    inner_end = None if end is None else _floor(end, HOUR)
+    inner_start = None if start is None else period_ceil(start, HOUR)
+    inner_end = None if end is None else period_floor(end, HOUR)
     if inner_start is not None and inner_end is not None and inner_start >= inner_end:
         return None
     found = []
@@ -161,18 +159,6 @@ def _add(
         into.last_failure_period = _latest(into.last_failure_period, last)
 
 
-def _merge(into: Outcomes, part: Outcomes) -> None:
-    into.runs += part.runs
-    for status, runs in part.statuses.items():
-        into.statuses[status] = into.statuses.get(status, 0) + runs
-    into.duration_count += part.duration_count
-    into.duration_sum += part.duration_sum
-    for bucket, runs in part.histogram.items():
-        into.histogram[bucket] = into.histogram.get(bucket, 0) + runs
-    into.last_period = _latest(into.last_period, part.last_period)
-    into.last_failure_period = _latest(into.last_failure_period, part.last_failure_period)
-
-
 def outcomes_over(
     conn: Connection, parts: list[Piece], group_of: GroupOf | None = None
 ) -> dict[Hashable, Outcomes]:
@@ -184,7 +170,7 @@ def outcomes_over(
         else:
             read = grouped_outcomes(conn, part.grain, part.flt, group_of)
         for group, outcome in read.items():
-            _merge(found[group], outcome)
+            merge_outcome(found[group], outcome)
     return dict(found)
 
 

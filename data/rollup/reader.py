@@ -94,6 +94,21 @@ def _latest(current: datetime | None, candidate: datetime | None) -> datetime | 
     return max(current, candidate)
 
 
+def merge_outcome(into: Outcomes, part: Outcomes, sign: int = 1) -> None:
+    """Add (``sign`` 1) or take off (-1) ``part``'s runs, durations and histogram; the
+    latest periods only follow additions (a maximum cannot be subtracted)."""
+    into.runs += sign * part.runs
+    for status, runs in part.statuses.items():
+        into.statuses[status] = into.statuses.get(status, 0) + sign * runs
+    into.duration_count += sign * part.duration_count
+    into.duration_sum += sign * part.duration_sum
+    for bucket, runs in part.histogram.items():
+        into.histogram[bucket] = into.histogram.get(bucket, 0) + sign * runs
+    if sign > 0:
+        into.last_period = _latest(into.last_period, part.last_period)
+        into.last_failure_period = _latest(into.last_failure_period, part.last_failure_period)
+
+
 def grouped_outcomes(
     conn: Connection,
     grain: Grain,

@@ -38,6 +38,16 @@ RAW_ONLY_FIELDS = (
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def period_floor(moment: datetime, length: timedelta) -> datetime:
+    """The start of the period of ``length`` (counted from the epoch) holding ``moment``."""
+    return moment - (moment - EPOCH) % length
+
+
+def period_ceil(moment: datetime, length: timedelta) -> datetime:
+    floor = period_floor(moment, length)
+    return floor if floor == moment else floor + length
+
+
 def _aligned(moment: datetime | None, grain: Grain) -> bool:
     return moment is None or (moment - EPOCH) % GRAIN_LENGTH[grain] == timedelta(0)
 
