@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data_access as da
-from dashboard.formatting import local_time
+from dashboard.formatting import local_time, md_escape
 from data.audit import AuditRecord, iter_csv, list_entries
 
 SHOWN = 200
@@ -45,7 +45,8 @@ def audit_section(tz: str) -> None:
         return
     st.dataframe(audit_frame(page.entries, tz), hide_index=True, key="a_table")
     shown = f"newest {SHOWN:,} of {page.total:,}" if page.total > SHOWN else f"{page.total:,}"
-    st.caption(f"Entries shown: {shown}; times in {tz}.")
+    # The zone name comes from the URL (validated, but "_" is Markdown): shown as text.
+    st.caption(f"Entries shown: {shown}; times in {md_escape(tz)}.")
     engine = da.read_engine()
     st.download_button(
         "Download the audit log (CSV)",

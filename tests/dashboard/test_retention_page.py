@@ -207,6 +207,21 @@ def test_the_audit_log_shows_every_delete(monkeypatch: pytest.MonkeyPatch, db_ur
     assert [b.label for b in at.get("download_button")] == ["Download the audit log (CSV)"]
 
 
+def test_the_audit_caption_shows_the_zone_name_as_text(
+    monkeypatch: pytest.MonkeyPatch, sqlite_url: str
+) -> None:
+    """A zone from the URL with Markdown characters ("_") is escaped in the caption."""
+    seed(sqlite_url, runs=50)
+    engine = build_engine(sqlite_url)
+    try:
+        delete_runs(engine, FlowRunFilter(statuses=("cancelled",)), audit=AuditContext.cli())
+    finally:
+        engine.dispose()
+    at = open_page(app(monkeypatch, sqlite_url, {"tz": "America/Port_of_Spain"}))
+    captions = [c.value for c in at.caption if c.value.startswith("Entries shown")]
+    assert captions == ["Entries shown: 1; times in America\\/Port\\_of\\_Spain."]
+
+
 def test_deleting_one_run_from_history_is_audited(
     monkeypatch: pytest.MonkeyPatch, sqlite_url: str
 ) -> None:
