@@ -52,7 +52,7 @@ def _use(url: str) -> None:
 def page_calls(range_: str) -> dict[str, Callable[[], Any]]:
     """What each page script asks ``data_access`` for (the frame's calls included)."""
     from dashboard import data_access as da
-    from dashboard.state import FilterState, filter_for
+    from dashboard.state.filters import FilterState, filter_for
     from data.filters import FlowRunFilter
 
     flt = filter_for(FilterState(range=range_))
@@ -116,7 +116,7 @@ def naive(url: str, range_: str) -> dict[str, float]:
     import pandas as pd
     from sqlalchemy import text
 
-    from dashboard.state import FilterState, time_bounds
+    from dashboard.state.filters import FilterState, time_bounds
     from data.db import build_engine
     from data.signature import message_signature
 

@@ -11,10 +11,11 @@ import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from dashboard import bootstrap, sidebar
+from dashboard import bootstrap
 from dashboard import data_access as da
-from dashboard import state as s
+from dashboard.components import sidebar
 from dashboard.formatting import md_escape
+from dashboard.state import filters as s
 from data.errors import InvalidQuery
 from data.filters import FlowRunFilter
 from data.settings import SettingsError, get_settings

@@ -5,6 +5,6 @@
 - ``overview``, ``flows``, ``errors``: the pages' charts; ``runs``: the runs scatter;
   ``grid``: the flows x time grid.
 
-Every clickable mark carries ``customdata`` that ``dashboard.selection`` turns into a filter.
+Every clickable mark carries ``customdata`` that ``dashboard.state.selection`` turns into a filter.
 Nothing here imports Streamlit.
 """

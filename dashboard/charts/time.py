@@ -209,7 +209,7 @@ def partial_bar_marker(frame: pd.DataFrame, colour: str | list[str]) -> dict[str
 
 def bucket_customdata(frame: pd.DataFrame, group: str | pd.Series, *extra: Any) -> Any:
     """Per bucket: [from, to, group, span, *extra]. The first three are what a click turns
-    into a filter (``dashboard.selection``); the rest feeds the hover."""
+    into a filter (``dashboard.state.selection``); the rest feeds the hover."""
     columns = [frame["from_key"], frame["to_key"], group, frame["span"], *extra]
     # Scalars (one group, one label) repeat on every bucket.
     return np.column_stack(

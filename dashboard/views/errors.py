@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from dashboard import data_access as da
-from dashboard import selection as sel
-from dashboard import state as s
 from dashboard.charts.errors import error_trend
 from dashboard.formatting import error_type_label, local_time, md_escape, plural
+from dashboard.state import filters as s
+from dashboard.state import selection as sel
 from data import queries as q
 from data.models import FlowRunStatus
 

@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from dashboard import data_access as da
-from dashboard import selection as sel
-from dashboard import state as s
 from dashboard.charts.flows import failure_rate_bars, sparklines
 from dashboard.charts.grid import flow_grid
-from dashboard.flow_table import flows_view
+from dashboard.components.flow_table import flows_view
+from dashboard.components.kpis import APPROXIMATE_NOTE
 from dashboard.formatting import plural, without_duration_note
-from dashboard.kpis import APPROXIMATE_NOTE
+from dashboard.state import filters as s
+from dashboard.state import selection as sel
 from data import queries as q
 
 sel.follow_jump()

@@ -6,11 +6,11 @@ import uuid
 import streamlit as st
 
 from dashboard import data_access as da
-from dashboard import history_state as hs
-from dashboard import run_detail
-from dashboard import runs_table as rt
-from dashboard import state as s
+from dashboard.components import run_detail
+from dashboard.components import runs_table as rt
 from dashboard.formatting import md_escape
+from dashboard.state import filters as s
+from dashboard.state import history as hs
 from data import queries as q
 from data.errors import InvalidQuery
 from data.export import EXPORT_COLUMNS

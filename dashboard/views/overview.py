@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from dashboard import data_access as da
-from dashboard import kpis
-from dashboard import selection as sel
-from dashboard import state as s
 from dashboard.charts import overview as charts
 from dashboard.charts.runs import runs_scatter
+from dashboard.components import kpis
 from dashboard.formatting import md_escape, without_duration_note
+from dashboard.state import filters as s
+from dashboard.state import selection as sel
 from data.errors import InvalidQuery
 from data.filters import FlowRunFilter
 

@@ -3,10 +3,10 @@ the audit log of every delete. Deletes are preview-first."""
 
 import streamlit as st
 
-from dashboard import audit_ui, policy_ui
 from dashboard import data_access as da
-from dashboard import retention_ui as ui
-from dashboard import state as s
+from dashboard.components import audit_log, policy_editor
+from dashboard.components import retention_actions as ui
+from dashboard.state import filters as s
 from data import migrate
 from data.errors import InvalidQuery
 from data.retention import clear_policy, effective_policy
@@ -39,11 +39,11 @@ except InvalidQuery as exc:
         da.call(clear_policy)
         st.rerun()
 else:
-    policy_ui.show_policy(current, tz)
-    policy_ui.policy_editor(current, settings.read_only)
+    policy_editor.show_policy(current, tz)
+    policy_editor.policy_editor(current, settings.read_only)
     ui.prune_section(current.policy, settings.read_only)
 st.caption(
     "Schedule the policy with `flowruns prune` from cron or a systemd timer: see docs/retention.md."
 )
 st.divider()
-audit_ui.audit_section(tz)
+audit_log.audit_section(tz)

@@ -283,7 +283,7 @@ def test_time_axis_spans_the_whole_range_in_the_zone() -> None:
 
 
 def test_tables_use_the_charts_status_colours() -> None:
-    from dashboard.runs_table import styled
+    from dashboard.components.runs_table import styled
 
     frame = pd.DataFrame({"status": ["● success", "● failure", "● SUCCESS"]})
     styles = styled(frame)._compute().ctx  # (row, column) -> [(property, value)]

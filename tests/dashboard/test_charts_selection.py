@@ -1,4 +1,4 @@
-"""Chart selections -> filter changes (``dashboard.selection``), the minute-precise
+"""Chart selections -> filter changes (``dashboard.state.selection``), the minute-precise
 custom range in the URL, preset alignment, and the KPI deltas. No Streamlit needed."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
-from dashboard import kpis
-from dashboard import selection as sel
-from dashboard.state import FilterState, parse_params, time_bounds, to_params
+from dashboard.components import kpis
+from dashboard.state import selection as sel
+from dashboard.state.filters import FilterState, parse_params, time_bounds, to_params
 from data.queries import RunStats
 
 FLOW = str(uuid.UUID(int=5))

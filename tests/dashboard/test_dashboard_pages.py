@@ -277,7 +277,7 @@ def test_results_are_cached_until_refresh(monkeypatch: pytest.MonkeyPatch, sqlit
 def test_large_exports_point_to_the_streaming_exports(
     monkeypatch: pytest.MonkeyPatch, sqlite_url: str
 ) -> None:
-    import dashboard.runs_table as rt
+    import dashboard.components.runs_table as rt
 
     seed(sqlite_url)
     at = app(monkeypatch, sqlite_url, {"range": "all"})

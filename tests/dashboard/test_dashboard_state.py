@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 from dashboard.formatting import human_duration
-from dashboard.state import FilterState, filter_for, parse_params, time_bounds, to_params
+from dashboard.state.filters import FilterState, filter_for, parse_params, time_bounds, to_params
 
 FLOW = str(uuid.uuid4())
 TODAY = date(2026, 3, 29)  # the day Europe/Berlin switches to summer time

@@ -17,8 +17,8 @@ import pytest
 from dashworld import SEED_NOW, all_rows
 from test_e2e_browser import _grid_rows
 
+from dashboard.components.runs_table import SORTABLE_WIDTHS
 from dashboard.formatting import human_duration
-from dashboard.runs_table import SORTABLE_WIDTHS
 
 pytestmark = pytest.mark.browser
 ROW_MARKERS = 33  # the grid's checkbox column, left of the first data column (pixels)

@@ -9,7 +9,7 @@ import pytest
 from dashworld import SEED_NOW, all_rows, app, assert_clean, matched_total, seed, texts
 from streamlit.testing.v1 import AppTest
 
-from dashboard.typed_range import parse_typed, shown_texts
+from dashboard.components.typed_range import parse_typed, shown_texts
 
 TODAY = date(2026, 11, 20)
 SUBMIT = "FormSubmitter:custom_range-Apply dates"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dashboard.payload_diff import ABSENT, MAX_DEPTH, DiffRow, diff_payloads, flatten
+from dashboard.components.payload_diff import ABSENT, MAX_DEPTH, DiffRow, diff_payloads, flatten
 
 
 def _by_path(rows: list[DiffRow]) -> dict[tuple[str, str], DiffRow]:

@@ -11,8 +11,8 @@ import pytest
 from dashworld import app, assert_clean, matched_total, seed, texts
 from sqlalchemy import select
 
-from dashboard.extra_filters import ExtraFilters
-from dashboard.state import FilterState, filter_for, parse_params, to_params
+from dashboard.state.extra_filters import ExtraFilters
+from dashboard.state.filters import FilterState, filter_for, parse_params, to_params
 from data.db import build_engine
 from data.models import FlowRun, User
 

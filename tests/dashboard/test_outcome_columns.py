@@ -11,7 +11,7 @@ from dashworld import all_rows, app, assert_clean, legacy_statuses, seed
 from sqlalchemy import Engine, update
 
 from dashboard.charts import colours, overview
-from dashboard.flow_table import flows_view
+from dashboard.components.flow_table import flows_view
 from dashboard.formatting import without_duration_note
 from data import queries as q
 from data.db import build_engine

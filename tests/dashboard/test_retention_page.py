@@ -13,7 +13,7 @@ from dashworld import FINISHED, all_rows, app, assert_clean, seed, texts
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from dashboard import retention_ui
+from dashboard.components import retention_actions
 from data import migrate
 from data.accounts import create_user
 from data.audit import AuditContext, list_entries
@@ -153,7 +153,7 @@ def test_the_policy_is_previewed_then_saved_in_the_database(
 def test_the_prune_bar_moves_per_batch(monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> None:
     seed(sqlite_url, runs=400)
     calls: list[tuple[int, int]] = []
-    original = retention_ui.progress_bar
+    original = retention_actions.progress_bar
 
     def spy(label: str) -> object:
         report = original(label)
@@ -164,14 +164,14 @@ def test_the_prune_bar_moves_per_batch(monkeypatch: pytest.MonkeyPatch, sqlite_u
 
         return record
 
-    monkeypatch.setattr(retention_ui, "progress_bar", spy)
+    monkeypatch.setattr(retention_actions, "progress_bar", spy)
     at = open_page(app(monkeypatch, sqlite_url, retention_max_age_days="3"))
     at.button(key="p_preview_btn").click().run()
     total = count_in(texts(at.info), "would be pruned")
     at.text_input(key="p_confirm").input(f"PRUNE {total}").run()
     at.button(key="p_go").click().run()
     assert_clean(at)
-    batch = retention_ui.batch_size_for(total)
+    batch = retention_actions.batch_size_for(total)
     assert len(calls) == math.ceil(total / batch) > 1
     assert [done for done, _ in calls] == sorted({done for done, _ in calls})
     assert calls[-1] == (total, total)
@@ -179,9 +179,9 @@ def test_the_prune_bar_moves_per_batch(monkeypatch: pytest.MonkeyPatch, sqlite_u
 
 
 def test_batch_size_follows_the_total_within_the_setting() -> None:
-    assert retention_ui.batch_size_for(100_000) == 5000  # capped by the setting
-    assert retention_ui.batch_size_for(20_000) == 1000
-    assert retention_ui.batch_size_for(10) == retention_ui.MIN_BATCH
+    assert retention_actions.batch_size_for(100_000) == 5000  # capped by the setting
+    assert retention_actions.batch_size_for(20_000) == 1000
+    assert retention_actions.batch_size_for(10) == retention_actions.MIN_BATCH
 
 
 def test_the_audit_log_shows_every_delete(monkeypatch: pytest.MonkeyPatch, db_url: str) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from dashworld import app, assert_clean, seed
 
-from dashboard.kpis import APPROXIMATE_NOTE
+from dashboard.components.kpis import APPROXIMATE_NOTE
 from data.rollup import reader
 
 

@@ -8,7 +8,7 @@ import pytest
 from dashworld import app, assert_clean, legacy_statuses, matched_total
 from streamlit.testing.v1 import AppTest
 
-from dashboard.state import parse_params
+from dashboard.state.filters import parse_params
 
 TODAY = pd.Timestamp("2026-05-02").date()
 

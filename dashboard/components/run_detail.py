@@ -15,9 +15,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data_access as da
-from dashboard import history_state as hs
+from dashboard.components.payload_diff import SECTIONS, as_text, diff_payloads
 from dashboard.formatting import human_duration, local_time, status_label
-from dashboard.payload_diff import SECTIONS, as_text, diff_payloads
+from dashboard.state import history as hs
 from data.audit import AuditContext
 from data.deletion import delete_run
 from data.models import FlowRunStatus

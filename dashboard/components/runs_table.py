@@ -13,7 +13,6 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import history_state as hs
 from dashboard.formatting import (
     human_duration,
     local_time,
@@ -21,6 +20,7 @@ from dashboard.formatting import (
     status_colour,
     status_label,
 )
+from dashboard.state import history as hs
 from data.queries import RunPage
 
 K_PAGE_IDS, K_TABLE, K_NOTICE = "h_page_ids", "h_table", "h_sort_notice"

@@ -11,8 +11,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data_access as da
+from dashboard.components.retention_actions import FINISHED, MAX_DAYS, rules_table
 from dashboard.formatting import local_time
-from dashboard.retention_ui import FINISHED, MAX_DAYS, rules_table
 from data.audit import os_user
 from data.retention import (
     EffectivePolicy,

@@ -1,5 +1,5 @@
 """The shared sidebar: filters, time zone, refresh. Widgets write straight into the
-session_state keys that ``dashboard.state`` turns into the one filter."""
+session_state keys that ``dashboard.state.filters`` turns into the one filter."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import uuid
 import streamlit as st
 
 from dashboard import data_access as da
-from dashboard import extra_filters as xf
-from dashboard import state as s
-from dashboard import typed_range
+from dashboard.components import typed_range
 from dashboard.formatting import md_escape, timezone_options
+from dashboard.state import extra_filters as xf
+from dashboard.state import filters as s
 from data.settings import Settings
 
 

@@ -1,6 +1,6 @@
 """The sidebar's filter as a value: URL query parameters <-> ``FilterState`` -> the one
 ``FlowRunFilter``. Pure functions (no Streamlit), so links and time bounds are tested
-without an app; ``dashboard.state`` keeps it in session_state.
+without an app; ``dashboard.state.filters`` keeps it in session_state.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dashboard import extra_filters as xf
-from dashboard import history_state
 from dashboard.formatting import is_timezone
+from dashboard.state import extra_filters as xf
+from dashboard.state import history as history_state
 from data.errors import InvalidQuery
 from data.filters import FlowRunFilter
 from data.models import FlowRunStatus, TriggerType

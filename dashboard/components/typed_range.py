@@ -12,8 +12,8 @@ from datetime import UTC, date, datetime
 
 import streamlit as st
 
-from dashboard import state as s
 from dashboard.formatting import md_escape
+from dashboard.state import filters as s
 
 K_FROM, K_TO, K_SHOWN, K_ERRORS = "f_from_text", "f_to_text", "_range_shown", "_range_errors"
 DAY_FORMAT, MINUTE_TEXT = "%Y-%m-%d", "%Y-%m-%d %H:%M"

@@ -22,9 +22,9 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from dashboard import history_state as hs
-from dashboard import state as s
-from dashboard.state import FilterState, span_dates
+from dashboard.state import filters as s
+from dashboard.state import history as hs
+from dashboard.state.filters import FilterState, span_dates
 
 HISTORY = "views/history.py"
 K_JUMP = "_chart_jump"  # (page, run id or None): followed by the next page run

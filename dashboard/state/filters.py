@@ -5,7 +5,7 @@ The URL is read once per session (a shared link), validated, and copied into the
 widget keys; from then on the widgets are the truth and the URL is rewritten from
 them on every run, so it survives page switches and can be shared at any moment.
 Parsing, serialising and the translation into the data layer's filter are pure
-functions in ``dashboard.url_filters`` (re-exported here for the pages).
+functions in ``dashboard.state.url_filters`` (re-exported here for the pages).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 import streamlit as st
 
 from dashboard import data_access as da
-from dashboard import extra_filters as xf
-from dashboard import history_state
-from dashboard.url_filters import (
+from dashboard.state import extra_filters as xf
+from dashboard.state import history as history_state
+from dashboard.state.url_filters import (
     DEFAULT_RANGE,
     DEFAULT_TZ,
     KNOWN_PARAMS,
