@@ -12,6 +12,7 @@ from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import make_url
 
 from data.db import DatabaseUnavailable
+from data.rollup.sources import forget_layouts
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,10 +26,12 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
+    forget_layouts()
 
 
 def downgrade(database_url: str, revision: str = "base") -> None:
     command.downgrade(alembic_config(database_url), revision)
+    forget_layouts()
 
 
 def sqlite_journal_mode(database_url: str) -> str | None:

@@ -14,26 +14,16 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    MetaData,
-    Numeric,
-    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
     Uuid,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
+from data.model_base import Base
 from data.types import UTCDateTime
-
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
 
 
 class FlowRunStatus(StrEnum):
@@ -66,10 +56,6 @@ DURATION_TYPE = BigInteger().with_variant(Integer(), "sqlite")
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 class User(Base):
@@ -220,73 +206,25 @@ class StoredRetentionPolicy(Base):
     updated_by: Mapped[str] = mapped_column(String(200))
 
 
-# --- Rollup (data/rollup): maintained by database triggers, never written by the ORM ---
-DURATION_SUM_TYPE = Numeric().with_variant(BigInteger(), "sqlite")
+# Importing data.models registers every table on Base.metadata (migrations, drift checks):
+# the rollup's tables live in their own module and are re-exported here.
+from data.rollup.tables import (  # noqa: E402
+    DURATION_SUM_TYPE,
+    RollupBound,
+    RollupDay,
+    RollupDayHistogram,
+    RollupHour,
+    RollupHourHistogram,
+    RollupPause,
+)
 
-
-class _RollupTotals:
-    """Per (UTC period, flow, stored status, trigger): runs, runs with a duration, and
-    the sum of their durations (NUMERIC on PostgreSQL: a sum of 64-bit values)."""
-
-    period: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
-    flow_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    status: Mapped[str] = mapped_column(String, primary_key=True)
-    trigger_type: Mapped[str] = mapped_column(String, primary_key=True)
-    runs: Mapped[int] = mapped_column(BigInteger)
-    duration_count: Mapped[int] = mapped_column(BigInteger)
-    duration_sum: Mapped[int] = mapped_column(DURATION_SUM_TYPE)
-
-
-def _histogram_key() -> PrimaryKeyConstraint:
-    """Bucket before flow and status: a time series' ``GROUP BY period, bucket`` then
-    reads rows in key order instead of sorting them (migration 0004)."""
-    return PrimaryKeyConstraint("period", "bucket", "flow_id", "status")
-
-
-class _RollupHistogram:
-    """Per (UTC period, flow, stored status, duration bucket): runs."""
-
-    period: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
-    flow_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    status: Mapped[str] = mapped_column(String, primary_key=True)
-    bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
-    runs: Mapped[int] = mapped_column(BigInteger)
-
-
-class RollupHour(_RollupTotals, Base):
-    __tablename__ = "flowrun_rollup_hour"
-    __table_args__ = {"sqlite_with_rowid": False}
-
-
-class RollupHourHistogram(_RollupHistogram, Base):
-    __tablename__ = "flowrun_rollup_hour_hist"
-    __table_args__ = (_histogram_key(), {"sqlite_with_rowid": False})
-
-
-class RollupDay(_RollupTotals, Base):
-    __tablename__ = "flowrun_rollup_day"
-    __table_args__ = {"sqlite_with_rowid": False}
-
-
-class RollupDayHistogram(_RollupHistogram, Base):
-    __tablename__ = "flowrun_rollup_day_hist"
-    __table_args__ = (_histogram_key(), {"sqlite_with_rowid": False})
-
-
-class RollupBound(Base):
-    """The lowest duration of each histogram bucket (see data.rollup.histogram)."""
-
-    __tablename__ = "flowrun_rollup_bound"
-    __table_args__ = {"sqlite_with_rowid": False}
-
-    lower_ms: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    bucket: Mapped[int] = mapped_column(Integer)
-
-
-class RollupPause(Base):
-    """Holds a row only inside a batched delete's transaction, which then keeps the
-    rollup itself: the delete triggers skip it (see data.rollup.schema, migration 0005)."""
-
-    __tablename__ = "flowrun_rollup_pause"
-
-    paused: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+__all__ = [
+    "DURATION_SUM_TYPE",
+    "Base",
+    "RollupBound",
+    "RollupDay",
+    "RollupDayHistogram",
+    "RollupHour",
+    "RollupHourHistogram",
+    "RollupPause",
+]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from sqlalchemy import JSON, SQLColumnExpression, String
+from sqlalchemy import JSON, BigInteger, Float, SQLColumnExpression, String
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -123,3 +123,50 @@ def _bucket_sqlite(element: time_bucket, compiler: SQLCompiler, **kw: Any) -> st
 def _bucket_pg(element: time_bucket, compiler: SQLCompiler, **kw: Any) -> str:
     column = compiler.process(element.clauses, **kw)
     return f"date_trunc('{element.unit}', {column})"
+
+
+# Longest duration that is aggregated (2^40 ms, 34.8 years): a sum of 8 million of them
+# still fits in 64 bits, so SQLite's integer sums never overflow (issue 16, case 8). A
+# duration outside it, or stored as something other than a whole number (text, a real),
+# is another engine's garbage: its run is counted, but "without a duration".
+USABLE_DURATION_MS = 2**40
+
+
+def usable_duration_sql(dialect: str, column: str) -> str:
+    """``column`` where it is a usable duration, else NULL (as SQL text, for triggers)."""
+    in_range = f"{column} BETWEEN -{USABLE_DURATION_MS} AND {USABLE_DURATION_MS}"
+    if dialect == "sqlite":
+        return f"(CASE WHEN typeof({column}) = 'integer' AND {in_range} THEN {column} END)"
+    return f"(CASE WHEN {in_range} THEN {column} END)"
+
+
+class usable_duration(FunctionElement[int]):
+    """A duration column as aggregates read it (see ``usable_duration_sql``): the raw-row
+    queries and the rollup's triggers apply one rule."""
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(usable_duration)
+def _usable_duration(element: usable_duration, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return usable_duration_sql(compiler.dialect.name, column)
+
+
+class float_sum(FunctionElement[float]):
+    """``sum()`` read as a float: SQLite's ``total()``, whose integer sum cannot raise
+    "integer overflow" however many stored sums it adds (the rollup's readers)."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(float_sum, "sqlite")
+def _float_sum_sqlite(element: float_sum, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"total({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(float_sum)
+def _float_sum(element: float_sum, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"sum({compiler.process(element.clauses, **kw)})"

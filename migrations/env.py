@@ -54,6 +54,13 @@ def _run_with(connection: object) -> None:
         version_table=VERSION_TABLE,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "sqlite":  # type: ignore[attr-defined]
+            # Python's sqlite3 opens a transaction only before INSERT/UPDATE/DELETE: a
+            # migration's DROP TRIGGER ran on its own, committed, and runs written by
+            # another process before the trigger came back were missing from the rollup
+            # (issue 16, case 9). An explicit BEGIN IMMEDIATE makes every statement of
+            # the migration one transaction that holds the write lock from the start.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")  # type: ignore[attr-defined]
         context.run_migrations()
 
 

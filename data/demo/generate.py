@@ -21,7 +21,12 @@ from data.demo.prefetch import ahead
 from data.demo.profiles import FLOWS, USERS
 from data.demo.rollup_tally import RollupTally
 from data.demo.rows import chunk_rows, start_times
-from data.demo.schema_pause import indexes_built_after, rebuilds_indexes
+from data.demo.schema_pause import (
+    REBUILD_INDEXES_FROM_RUNS,
+    indexes_built_after,
+    lock_for_load,
+    rebuilds_indexes,
+)
 from data.demo.writers import loading, transaction, writer_for
 from data.errors import InvalidQuery
 from data.models import Flow, User, utcnow
@@ -110,14 +115,20 @@ def generate_demo(
                     progress(done, runs)
 
     with loading(engine) as conn:
-        with transaction(conn):
-            rebuild = rebuilds_indexes(conn, runs)
-        if rebuild:
-            # One transaction, so no reader ever sees the table without its indexes.
+        loaded = False
+        if runs >= REBUILD_INDEXES_FROM_RUNS:
+            # One transaction, so no reader ever sees the table without its indexes. The
+            # table is locked before it is found empty: a run committed between the two
+            # would be missing from the rollup written from the loaded runs alone
+            # (issue 16, case 6).
             tally = RollupTally()
-            with transaction(conn), indexes_built_after(conn, tally.write):
-                load(conn, commit_each=False, tally=tally)
-        else:
+            with transaction(conn, immediate=True):
+                lock_for_load(conn)
+                if rebuilds_indexes(conn, runs):
+                    with indexes_built_after(conn, tally.write):
+                        load(conn, commit_each=False, tally=tally)
+                    loaded = True
+        if not loaded:
             load(conn, commit_each=True)  # readers see whole chunks as they land
     return DemoSummary(users=len(user_ids), flows=len(flow_ids), runs=runs)
 

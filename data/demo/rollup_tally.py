@@ -21,6 +21,7 @@ from sqlalchemy import Connection
 from data.demo.rows import DemoChunk
 from data.demo.writers import insert_rows, time_texts
 from data.rollup.histogram import bound_rows
+from data.rollup.maintain import present_pending
 from data.rollup.schema import (
     GRAINS,
     HIST_KEY,
@@ -89,7 +90,7 @@ class RollupTally:
 
     def write(self, conn: Connection) -> None:
         """Replace the rollup with the counts of every run added."""
-        for table in all_tables():
+        for table in all_tables() + present_pending(conn):
             conn.exec_driver_sql(f"DELETE FROM {table}")
         if not self._parts:
             return

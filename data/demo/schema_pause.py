@@ -52,6 +52,13 @@ def foreign_keys(conn: Connection) -> list[tuple[str, str]]:
     return [(name, definition) for name, definition in conn.exec_driver_sql(query)]
 
 
+def lock_for_load(conn: Connection) -> None:
+    """Keep other writers of flow_run out until the load commits (PostgreSQL; on SQLite
+    the transaction began IMMEDIATE). The DROP INDEX that follows takes this lock anyway."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("LOCK TABLE flow_run IN ACCESS EXCLUSIVE MODE")
+
+
 def rebuilds_indexes(conn: Connection, runs: int) -> bool:
     """Whether to build the secondary indexes after the load: many runs, empty table."""
     if runs < REBUILD_INDEXES_FROM_RUNS:

@@ -164,9 +164,10 @@ def loading(engine: Engine) -> Iterator[Connection]:
 
 
 @contextmanager
-def transaction(conn: Connection) -> Iterator[None]:
-    """A transaction on ``conn`` from ``loading``, also around DDL on SQLite."""
+def transaction(conn: Connection, immediate: bool = False) -> Iterator[None]:
+    """A transaction on ``conn`` from ``loading``, also around DDL on SQLite;
+    ``immediate``: holding SQLite's write lock from its start."""
     with conn.begin():
         if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("BEGIN")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
         yield

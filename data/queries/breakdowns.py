@@ -13,12 +13,13 @@ from data.models import Flow, FlowRun, FlowRunStatus
 from data.queries.common import (
     STATUS_VALUES,
     add_outcome_columns,
+    outcome_columns,
     percentiles,
     status_pivot,
 )
 from data.rollup.flows import flow_records
 from data.rollup.pieces import route_pieces
-from data.sql_functions import duration_percentiles, error_signature
+from data.sql_functions import error_signature
 from data.statuses import status_in
 
 
@@ -45,9 +46,7 @@ def _raw_flow_rows(engine: Engine, flt: FlowRunFilter) -> Sequence[Mapping[str, 
             FlowRun.flow_id,
             func.count().label("runs"),
             *status_pivot(),
-            (func.count() - func.count(FlowRun.duration_ms)).label("without_duration"),
-            func.avg(FlowRun.duration_ms).label("avg_ms"),
-            duration_percentiles(FlowRun.duration_ms).label("percentiles"),
+            *outcome_columns(),
             func.max(FlowRun.started_at).label("last_run_at"),
             func.max(case((status_in((failure,)), FlowRun.started_at))).label("last_failure_at"),
         )

@@ -9,7 +9,8 @@ import pandas as pd
 from sqlalchemy import case, func
 from sqlalchemy.sql.elements import ColumnElement
 
-from data.models import FlowRunStatus, TriggerType
+from data.models import FlowRun, FlowRunStatus, TriggerType
+from data.sql_functions import duration_percentiles, usable_duration
 from data.statuses import OTHER, status_in
 
 STATUS_VALUES = tuple(s.value for s in FlowRunStatus)
@@ -39,6 +40,18 @@ def status_count(status: str) -> ColumnElement[int]:
 def status_pivot() -> list[ColumnElement[int]]:
     """One labelled count per known status; ``other`` is derived as runs minus their sum."""
     return [status_count(s).label(s) for s in STATUS_VALUES]
+
+
+def outcome_columns() -> list[ColumnElement[Any]]:
+    """Per group of raw rows, next to the status pivot: runs without a usable duration,
+    the average and the (p50, p95, p99) percentiles of the usable ones (one rule with the
+    rollup: data.sql_functions.usable_duration)."""
+    duration = usable_duration(FlowRun.duration_ms)
+    return [
+        (func.count() - func.count(duration)).label("without_duration"),
+        func.avg(duration).label("avg_ms"),
+        duration_percentiles(duration).label("percentiles"),
+    ]
 
 
 def success_rate(success: int, finished: int) -> float | None:

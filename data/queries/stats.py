@@ -22,7 +22,7 @@ from data.queries.common import (
 )
 from data.rollup.pieces import Piece, outcomes_over, route_pieces, triggers_over
 from data.rollup.reader import Outcomes
-from data.sql_functions import duration_percentiles
+from data.sql_functions import duration_percentiles, usable_duration
 from data.statuses import canonical, status_in
 
 
@@ -93,10 +93,11 @@ def stats_statement(flt: FlowRunFilter) -> Select[Any]:
     # avoid sorting all matching rows.
     return select(
         func.count().label("total"),
-        func.sum(FlowRun.duration_ms).label("duration_sum"),
-        func.count(FlowRun.duration_ms).label("duration_count"),
-        func.max(FlowRun.duration_ms).label("duration_max"),
-        duration_percentiles(FlowRun.duration_ms).label("percentiles"),
+        # avg, not sum / count: SQLite's integer sum() raises on overflow, avg() does not.
+        func.avg(usable_duration(FlowRun.duration_ms)).label("avg_ms"),
+        func.count(usable_duration(FlowRun.duration_ms)).label("duration_count"),
+        func.max(usable_duration(FlowRun.duration_ms)).label("duration_max"),
+        duration_percentiles(usable_duration(FlowRun.duration_ms)).label("percentiles"),
         *(status_count(s).label(f"s_{s}") for s in STATUS_VALUES),
         *(count_where(FlowRun.trigger_type == t).label(f"t_{t}") for t in TRIGGER_VALUES),
     ).where(flt.where())
@@ -145,7 +146,7 @@ def _stats_for(engine: Engine, flt: FlowRunFilter, exact: bool | None = None) ->
             triggers,
             total,
         ),
-        avg_duration_ms=int(row["duration_sum"]) / count if count else None,
+        avg_duration_ms=float(row["avg_ms"]) if count else None,
         p50_duration_ms=p50,
         p95_duration_ms=p95,
         p99_duration_ms=p99,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import BigInteger, Engine, String, Table, cast, func, select, type_coerce
+from sqlalchemy import BigInteger, Engine, FromClause, String, cast, func, select, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
 
 from data.errors import InvalidQuery
@@ -16,13 +16,15 @@ from data.queries.buckets import ToUtc, bucket_expression, bucket_index, zone
 from data.queries.common import (
     STATUS_VALUES,
     add_outcome_columns,
+    outcome_columns,
     percentiles,
     status_pivot,
 )
 from data.rollup.local_days import local_records
-from data.rollup.reader import TABLES, grouped_records, route
+from data.rollup.reader import grouped_records, route
 from data.rollup.routing import on_table
-from data.sql_functions import BUCKETS, Bucket, duration_percentiles
+from data.rollup.sources import rollup_tables
+from data.sql_functions import BUCKETS, Bucket
 from data.statuses import canonical
 
 BUCKET_LENGTH = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
@@ -100,7 +102,7 @@ def run_timeseries(
         # ``to_utc`` parses in one vectorised call instead of one datetime per row.
         same = zone_info is UTC and chosen == grain
 
-        def key(table: Table) -> ColumnElement[Any]:
+        def key(table: FromClause) -> ColumnElement[Any]:
             return type_coerce(table.c.period if same else on_table(expression, table), String())
 
         records = grouped_records(engine, grain, flt, key, "bucket")
@@ -126,9 +128,7 @@ def _raw_records(
             bucket_col,
             func.count().label("runs"),
             *status_pivot(),
-            (func.count() - func.count(FlowRun.duration_ms)).label("without_duration"),
-            func.avg(FlowRun.duration_ms).label("avg_ms"),
-            duration_percentiles(FlowRun.duration_ms).label("percentiles"),
+            *outcome_columns(),
         )
         .where(flt.where())
         .group_by(bucket_col)
@@ -187,7 +187,7 @@ def count_timeseries(
         runs: ColumnElement[Any] = func.count()
         where = flt.where()
     else:
-        totals = TABLES[grain][0]
+        totals = rollup_tables(engine, grain)[0]
         same = zone_info is UTC and chosen == grain
         bucket_col = type_coerce(
             totals.c.period if same else on_table(expression, totals), String()

@@ -19,7 +19,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, String, Table, type_coerce
+from sqlalchemy import Engine, FromClause, String, type_coerce
 
 from data.filters import FlowRunFilter
 from data.rollup.reader import Outcomes, grouped_outcomes, merge_outcome, outcome_record
@@ -37,7 +37,7 @@ def local_buckets(hours: pd.DatetimeIndex, unit: Bucket, zone: tzinfo) -> pd.Dat
     return local.tz_convert("UTC")
 
 
-def _period_key(table: Table) -> Any:
+def _period_key(table: FromClause) -> Any:
     return type_coerce(table.c.period, String())
 
 

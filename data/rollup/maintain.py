@@ -24,7 +24,9 @@ from data.rollup.schema import (
     upsert_histogram,
     upsert_totals,
 )
+from data.rollup.tables import REPLACED
 from data.rollup.triggers import create_triggers, drop_triggers
+from data.rollup.triggers_pg import pending_table
 
 
 @dataclass(frozen=True)
@@ -59,13 +61,21 @@ def pausable(conn: Connection) -> bool:
     return bool(inspect(conn).has_table(PAUSE))
 
 
+def guarded(conn: Connection) -> bool:
+    """Whether migration 0006 is applied (its tables exist): pending changes on
+    PostgreSQL, the REPLACE and time guards on SQLite."""
+    return bool(inspect(conn).has_table(REPLACED.name))
+
+
 def install(conn: Connection) -> None:
     """Bucket bounds and triggers (for the migrations): then a rebuild fills the totals.
     The triggers match the schema they are installed on: pausable once the pause table
-    exists (0005), as they were before it otherwise (a downgrade to 0004 or 0003)."""
+    exists (0005), guarded once 0006's tables do, as they were before otherwise (a
+    downgrade)."""
     fill_bounds(conn)
     dialect = conn.dialect.name
-    for statement in drop_triggers(dialect) + create_triggers(dialect, pausable(conn)):
+    created = create_triggers(dialect, pausable(conn), guarded(conn))
+    for statement in drop_triggers(dialect) + created:
         conn.exec_driver_sql(statement)
 
 
@@ -99,7 +109,7 @@ def rebuild_in(conn: Connection) -> int:
     if dialect == "postgresql":
         # Writers wait until the rebuild commits: no change slips between read and write.
         conn.exec_driver_sql("LOCK TABLE flow_run IN SHARE MODE")
-    for table in all_tables():
+    for table in all_tables() + present_pending(conn):
         conn.exec_driver_sql(f"DELETE FROM {table}")
     for grain in GRAINS:
         conn.exec_driver_sql(upsert_totals(dialect, grain, [("flow_run", 1)]))
@@ -126,17 +136,37 @@ def _mismatches(conn: Connection, expected: str, stored: str) -> int:
     return total
 
 
-def _stored(dialect: str, grain: Grain) -> tuple[str, str]:
+def _stored(conn: Connection, grain: Grain) -> tuple[str, str]:
+    """What the rollup holds per key: its rows plus the pending changes (0006, on
+    PostgreSQL), summed; a key whose changes add up to nothing holds nothing."""
     # SQLite stores a period with the column's NUMERIC affinity: another engine's started_at
     # of 20240103 (a number) lands as the integer 20240103, while the recomputation keeps
     # the text '20240103'; compared as text they agree (every real period is text already).
-    period = "CAST(period AS TEXT) AS period" if dialect == "sqlite" else "period"
-    totals = ", ".join(period if c == "period" else c for c in TOTALS_KEY)
-    hist = ", ".join(period if c == "period" else c for c in HIST_KEY)
-    return (
-        f"SELECT {totals}, runs, duration_count, duration_sum FROM {totals_table(grain)}",
-        f"SELECT {hist}, runs FROM {histogram_table(grain)}",
-    )
+    sqlite = conn.dialect.name == "sqlite"
+    period = "CAST(period AS TEXT)" if sqlite else "period"
+    pending = set(present_pending(conn))
+    queries = []
+    for table, key, sums in (
+        (totals_table(grain), TOTALS_KEY, ("runs", "duration_count", "duration_sum")),
+        (histogram_table(grain), HIST_KEY, ("runs",)),
+    ):
+        names = ", ".join(key + sums)
+        rows = f"SELECT {names} FROM {table}"
+        if pending_table(table) in pending:
+            rows += f" UNION ALL SELECT {names} FROM {pending_table(table)}"
+        selected = ", ".join(period if c == "period" else c for c in key)
+        grouped = ", ".join(period if c == "period" else c for c in key)
+        queries.append(
+            f"SELECT {selected}, {', '.join(f'sum({c})' for c in sums)} FROM ({rows}) AS s"
+            f" GROUP BY {grouped} HAVING {' OR '.join(f'sum({c}) <> 0' for c in sums)}"
+        )
+    return queries[0], queries[1]
+
+
+def present_pending(conn: Connection) -> list[str]:
+    """The pending tables this database has (0006 on)."""
+    names = [pending_table(table) for table in all_tables()]
+    return [name for name in names if inspect(conn).has_table(name)]
 
 
 def check(engine: Engine) -> CheckResult:
@@ -148,7 +178,7 @@ def check(engine: Engine) -> CheckResult:
         if dialect == "postgresql":
             conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         for grain in GRAINS:
-            stored_totals, stored_hist = _stored(dialect, grain)
+            stored_totals, stored_hist = _stored(conn, grain)
             differences[totals_table(grain)] = _mismatches(
                 conn, expected_totals(dialect, grain), stored_totals
             )

@@ -42,6 +42,7 @@ from data.rollup.routing import (
     rollup_grain,
 )
 from data.rollup.schema import Grain
+from data.sql_functions import usable_duration
 from data.statuses import canonical
 
 HOUR, DAY = GRAIN_LENGTH["hour"], GRAIN_LENGTH["day"]
@@ -124,15 +125,15 @@ def raw_outcomes(
 ) -> dict[Hashable, Outcomes]:
     """``grouped_outcomes`` of raw rows (an edge: under an hour of runs)."""
     key = (group_of(RUNS) if group_of else literal(0)).label("key")
-    bucket = _bucket_of(FlowRun.duration_ms).label("bucket")
+    bucket = _bucket_of(usable_duration(FlowRun.duration_ms)).label("bucket")
     rows = conn.execute(
         select(
             key,
             FlowRun.status,
             bucket,
             func.count(),
-            func.count(FlowRun.duration_ms),
-            func.coalesce(func.sum(FlowRun.duration_ms), 0),
+            func.count(usable_duration(FlowRun.duration_ms)),
+            func.coalesce(func.sum(usable_duration(FlowRun.duration_ms)), 0),
             func.max(FlowRun.started_at),
         )
         .where(flt.where())

@@ -7,7 +7,6 @@ produce, so everything after the fetch is shared.
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
@@ -17,11 +16,10 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
+    FromClause,
     String,
-    Table,
     and_,
     func,
-    inspect,
     literal,
     select,
     type_coerce,
@@ -29,25 +27,16 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from data.filters import FlowRunFilter
-from data.models import (
-    FlowRun,
-    FlowRunStatus,
-    RollupDay,
-    RollupDayHistogram,
-    RollupHour,
-    RollupHourHistogram,
-)
+from data.models import FlowRun, FlowRunStatus
 from data.rollup.histogram import highest, histogram_percentiles
 from data.rollup.routing import on_table, rollup_grain
-from data.rollup.schema import Grain, all_tables
+from data.rollup.schema import Grain
+from data.rollup.sources import layout, rollup_tables
+from data.sql_functions import float_sum
 from data.statuses import KNOWN_STATUSES, canonical, status_in
 from data.types import as_utc
 
-GroupOf = Callable[[Table], ColumnElement[Any]]
-TABLES: dict[Grain, tuple[Table, Table]] = {
-    "hour": (RollupHour.__table__, RollupHourHistogram.__table__),  # type: ignore[dict-item]
-    "day": (RollupDay.__table__, RollupDayHistogram.__table__),  # type: ignore[dict-item]
-}
+GroupOf = Callable[[FromClause], ColumnElement[Any]]
 FAILURE = FlowRunStatus.FAILURE.value
 # Below this many matching runs the raw rows answer exactly in a few milliseconds, so the
 # approximate percentiles are only used where they buy speed (``exact=False`` forces them).
@@ -118,9 +107,9 @@ def grouped_outcomes(
 ) -> dict[Hashable, Outcomes]:
     """Outcomes per group (``group_of(table)`` is the group key expression; ``None``:
     one group for every run the filter selects), over ``periods`` only when given."""
-    totals, histogram = TABLES[grain]
+    totals, histogram = rollup_tables(conn.engine, grain)
 
-    def where(table: Table) -> ColumnElement[bool]:
+    def where(table: FromClause) -> ColumnElement[bool]:
         condition = on_table(flt.where(), table)
         return condition if periods is None else and_(condition, table.c.period.in_(periods))
 
@@ -133,7 +122,7 @@ def grouped_outcomes(
             totals.c.status,
             func.sum(totals.c.runs),
             func.sum(totals.c.duration_count),
-            func.sum(totals.c.duration_sum),
+            float_sum(totals.c.duration_sum),
             func.max(type_coerce(totals.c.period, String())).label("last"),
         )
         .where(where(totals))
@@ -163,7 +152,7 @@ def grouped_outcomes(
 
 
 def trigger_counts(conn: Connection, grain: Grain, flt: FlowRunFilter) -> dict[str, int]:
-    totals = TABLES[grain][0]
+    totals = rollup_tables(conn.engine, grain)[0]
     query = (
         select(totals.c.trigger_type, func.sum(totals.c.runs))
         .where(on_table(flt.where(), totals))
@@ -175,31 +164,16 @@ def trigger_counts(conn: Connection, grain: Grain, flt: FlowRunFilter) -> dict[s
 def matching_runs(engine: Engine, grain: Grain, flt: FlowRunFilter) -> int:
     """How many runs the filter selects, from the rollup (decides whether raw rows are
     cheap enough to answer exactly)."""
-    totals = TABLES[grain][0]
+    totals = rollup_tables(engine, grain)[0]
     query = select(func.coalesce(func.sum(totals.c.runs), 0)).where(on_table(flt.where(), totals))
     with engine.connect() as conn:
         return int(conn.execute(query).scalar_one())
 
 
-# Per database URL: (rollup tables present, when that was checked). Presence is
-# remembered; absence is checked again after a minute, so `flowruns init-db` on a
-# database the app already serves is picked up without a restart.
-_INSTALLED: dict[str, tuple[bool, float]] = {}
-RECHECK_SECONDS = 60.0
-
-
 def installed(engine: Engine) -> bool:
     """Whether migration 0003 (the rollup) is applied; a database not yet upgraded is
     answered from raw rows instead of failing."""
-    key = engine.url.render_as_string(hide_password=False)
-    known = _INSTALLED.get(key)
-    now = time.monotonic()
-    if known and (known[0] or now - known[1] < RECHECK_SECONDS):
-        return known[0]
-    with engine.connect() as conn:
-        present = set(all_tables()) <= set(inspect(conn).get_table_names())
-    _INSTALLED[key] = (present, now)
-    return present
+    return layout(engine).installed
 
 
 def route(

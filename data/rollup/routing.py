@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import FromClause
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import replacement_traverse
 
@@ -87,7 +87,7 @@ def rollup_grain(
     return None
 
 
-def on_table(expression: ColumnElement[Any], table: Table) -> ColumnElement[Any]:
+def on_table(expression: ColumnElement[Any], table: FromClause) -> ColumnElement[Any]:
     """``expression`` (written against flow_run by the filter or the bucket code) with
     flow_run's columns swapped for the rollup table's (started_at -> period)."""
     run = FlowRun.__table__.c

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from data.rollup.histogram import bound_rows
+from data.sql_functions import usable_duration_sql
 
 Grain = Literal["hour", "day"]
 GRAINS: tuple[Grain, ...] = ("hour", "day")
@@ -69,7 +70,13 @@ def _columns(names: Sequence[str], prefix: str = "") -> str:
     return ", ".join(f"{prefix}{name}" for name in names)
 
 
+def usable(dialect: str, row: str) -> str:
+    """The row's duration where aggregates count it (data.sql_functions.usable_duration)."""
+    return usable_duration_sql(dialect, f"{row}.duration_ms")
+
+
 def _bucket(dialect: str, row: str) -> str:
+    duration = usable(dialect, row)
     if dialect == "postgresql":
         # The bounds as a constant array: one binary search per row instead of an index
         # probe of the bound table (a quarter of a 5,000-row delete's trigger time at
@@ -77,9 +84,9 @@ def _bucket(dialect: str, row: str) -> str:
         # bound_rows), whose buckets are consecutive integers.
         rows = bound_rows()
         lowers = ",".join(str(low) for _, low in rows)
-        return f"(width_bucket({row}.duration_ms, '{{{lowers}}}'::bigint[]) + {rows[0][0] - 1})"
+        return f"(width_bucket({duration}, '{{{lowers}}}'::bigint[]) + {rows[0][0] - 1})"
     return (
-        f"(SELECT b.bucket FROM {BOUND} b WHERE b.lower_ms <= {row}.duration_ms"
+        f"(SELECT b.bucket FROM {BOUND} b WHERE b.lower_ms <= {duration}"
         " ORDER BY b.lower_ms DESC LIMIT 1)"
     )
 
@@ -100,7 +107,9 @@ CHANGE_COLUMNS = ("period", "flow_id", "status", "trigger_type", "bucket")
 
 def _changes(dialect: str, grain: Grain, sources: Sequence[tuple[str, int]]) -> str:
     """``WITH changes``: the rows of ``sources`` (table, sign) as signed changes."""
-    duration = "CAST(s.duration_ms AS NUMERIC)" if dialect == "postgresql" else "s.duration_ms"
+    duration = usable(dialect, "s")
+    if dialect == "postgresql":
+        duration = f"CAST({duration} AS NUMERIC)"
     parts = []
     for table, sign in sources:
         values = _row_values(dialect, grain, "s")

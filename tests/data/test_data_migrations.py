@@ -40,6 +40,11 @@ APP_TABLES = {
     "flowrun_rollup_day",
     "flowrun_rollup_day_hist",
     "flowrun_rollup_pause",
+    "flowrun_rollup_hour_pending",
+    "flowrun_rollup_hour_hist_pending",
+    "flowrun_rollup_day_pending",
+    "flowrun_rollup_day_hist_pending",
+    "flowrun_rollup_replaced",
 }
 EXPECTED_FLOW_RUN_INDEXES = {
     "ix_flow_run_flow_id",

@@ -1,0 +1,79 @@
+"""What the readers select from: the rollup's tables per grain. On PostgreSQL, each table
+together with its pending changes (data.rollup.triggers_pg): readers sum every row
+they select, so a key's folded row and its pending changes add up to the same counts,
+in the same snapshot. The pending tables hold what at most a few statements appended
+since the last fold, so the extra rows cost little."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import cache
+
+from sqlalchemy import Engine, FromClause, Table, inspect, select, union_all
+
+from data.rollup.schema import Grain, all_tables
+from data.rollup.tables import (
+    PENDING,
+    RollupDay,
+    RollupDayHistogram,
+    RollupHour,
+    RollupHourHistogram,
+)
+
+TABLES: dict[Grain, tuple[Table, Table]] = {
+    "hour": (RollupHour.__table__, RollupHourHistogram.__table__),  # type: ignore[dict-item]
+    "day": (RollupDay.__table__, RollupDayHistogram.__table__),  # type: ignore[dict-item]
+}
+
+
+@cache
+def _with_pending(table: Table) -> FromClause:
+    pending = PENDING[table.name]
+    merged = union_all(select(*table.c), select(*(pending.c[c.name] for c in table.c)))
+    return merged.subquery(table.name)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Which rollup tables a database has: the rollup (0003), its pending tables (0006)."""
+
+    installed: bool
+    pending: bool
+
+
+# Per database URL: the layout and when it was read. Read again after a few seconds, in
+# both directions: `flowruns init-db` is picked up, and so is a downgrade, without a
+# restart (a read in those seconds may fail once, like any read during a migration).
+_LAYOUTS: dict[str, tuple[Layout, float]] = {}
+RECHECK_SECONDS = 5.0
+
+
+def layout(engine: Engine) -> Layout:
+    key = engine.url.render_as_string(hide_password=False)
+    known = _LAYOUTS.get(key)
+    now = time.monotonic()
+    if known and now - known[1] < RECHECK_SECONDS:
+        return known[0]
+    with engine.connect() as conn:
+        tables = set(inspect(conn).get_table_names())
+    found = Layout(
+        installed=set(all_tables()) <= tables,
+        pending=engine.dialect.name == "postgresql"
+        and {table.name for table in PENDING.values()} <= tables,
+    )
+    _LAYOUTS[key] = (found, now)
+    return found
+
+
+def forget_layouts() -> None:
+    """Read every database's layout again (after a migration in this process)."""
+    _LAYOUTS.clear()
+
+
+def rollup_tables(engine: Engine, grain: Grain) -> tuple[FromClause, FromClause]:
+    """(totals, histogram) of ``grain`` as a reader of ``engine`` selects from them."""
+    totals, histogram = TABLES[grain]
+    if not layout(engine).pending:
+        return totals, histogram
+    return _with_pending(totals), _with_pending(histogram)
