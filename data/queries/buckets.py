@@ -20,7 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from data.errors import InvalidQuery
 from data.models import FlowRun
-from data.sql_functions import Bucket, time_bucket
+from data.sql_functions import Bucket, time_bucket, whole_seconds
 from data.types import UTCDateTime
 
 ToUtc = Callable[[pd.Series], pd.Series]
@@ -87,7 +87,7 @@ def _sqlite_offset(segments: list[tuple[datetime, int]]) -> ColumnElement[int]:
 def _sqlite_bucket(unit: Bucket, segments: list[tuple[datetime, int]]) -> ColumnElement[Any]:
     offset = _sqlite_offset(segments)
     forward = func.printf("%+d minutes", offset)
-    local = [FlowRun.started_at, forward]
+    local = [whole_seconds(FlowRun.started_at), forward]
     if unit == "week":
         # weekday 0 moves forward to Sunday; six days back is that week's Monday.
         local += [literal("weekday 0"), literal("-6 days")]
