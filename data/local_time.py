@@ -89,9 +89,9 @@ def hour_start(moment: datetime, zone: tzinfo) -> datetime:
 
 def hour_key_start(truncated: datetime, offset: timedelta | None, zone: tzinfo) -> datetime:
     """The start of a local hour from its wall-clock start read with its runs' own
-    offset (``truncated``, what SQL computes: PostgreSQL's ``date_trunc('hour', t,
-    zone)`` and SQLite's offset CASE). Where the zone changed offset inside that hour,
-    the hour starts at the change. ``offset``: the runs' own, or None when unknown: a
+    offset (``truncated``: what the SQL of ``data.queries.buckets`` keys hours by, each
+    run minus its minutes into the local hour). Where the zone changed offset inside
+    that hour, the hour starts at the change. ``offset``: the runs' own, or None when unknown: a
     start whose local minute is not 0 was read with another offset than the zone's own
     at that instant, so the change lies after it."""
     if offset is None:
