@@ -86,6 +86,30 @@ def _lower_default(element: lower_text, compiler: SQLCompiler, **kw: Any) -> str
     return f"lower({compiler.process(element.clauses, **kw)})"
 
 
+class whole_seconds(FunctionElement[Any]):
+    """A timestamp without its fraction of a second, for SQLite's date functions: their
+    date arithmetic rounds to the millisecond, so a run at 23:59:59.9996 landed in the
+    next day. Every bucket edge is a whole minute, so cutting the fraction never moves a
+    run across one. PostgreSQL keeps microseconds exactly: the column as it is."""
+
+    type = UTCDateTime()
+    inherit_cache = True
+
+
+@compiles(whole_seconds, "sqlite")
+def _whole_seconds_sqlite(element: whole_seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    # The stored form, 'YYYY-MM-DD HH:MM:SS.ffffff' (26 characters), loses its fraction;
+    # other forms (legacy text with an offset) are left to the canonicalising migration.
+    # A length test costs a third of what parsing the text for a fraction did.
+    return f"CASE WHEN length({column}) = 26 THEN substr({column}, 1, 19) ELSE {column} END"
+
+
+@compiles(whole_seconds)
+def _whole_seconds_default(element: whole_seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
 class time_bucket(FunctionElement[Any]):
     """Start of the UTC hour/day/week (weeks start on Monday) holding a timestamp."""
 
@@ -115,7 +139,7 @@ _SQLITE_BUCKETS = {
 
 @compiles(time_bucket, "sqlite")
 def _bucket_sqlite(element: time_bucket, compiler: SQLCompiler, **kw: Any) -> str:
-    column = compiler.process(element.clauses, **kw)
+    column = _whole_seconds_sqlite(whole_seconds(*element.clauses), compiler, **kw)
     return _SQLITE_BUCKETS[element.unit].format(col=column)
 
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+
+from data.local_time import bucket_end
 
 MINUTE = "%Y-%m-%dT%H:%M"  # the URL's from/to format (wall clock in the chosen zone)
 SHOWN = "%Y-%m-%d %H:%M"
@@ -36,13 +39,14 @@ def local_naive(values: Any, tz: str) -> pd.Series:
     return pd.to_datetime(pd.Series(values), utc=True).dt.tz_convert(tz).dt.tz_localize(None)
 
 
-def _bucket_ends(local_starts: pd.Series, unit: str, tz: str) -> pd.Series:
-    """Each bucket's end (aware UTC): a local calendar step, so DST days are 23 or 25 h."""
-    step = BUCKET_STEPS.get(unit, BUCKET_STEPS["day"])
-    if unit == "hour":
-        return pd.to_datetime(local_starts.dt.tz_localize(tz), utc=True) + step
-    ends = (local_starts + step).dt.tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
-    return ends.dt.tz_convert("UTC")
+def _bucket_ends(starts: pd.Series, unit: str, tz: str) -> pd.Series:
+    """Each bucket's end (aware UTC): where the next local bucket starts, from instants
+    (``data.local_time``), so DST days are 23 or 25 h and the day before a skipped
+    midnight ends at the change."""
+    zone = ZoneInfo(tz)
+    unit = unit if unit in BUCKET_STEPS else "day"
+    ends = [bucket_end(start.to_pydatetime(), unit, zone) for start in starts]
+    return pd.Series(pd.DatetimeIndex(ends, tz="UTC"), index=starts.index)
 
 
 def _notes(start: pd.Series, end: pd.Series, bounds: Bounds, now: datetime) -> list[str]:
@@ -73,7 +77,7 @@ def buckets(series: pd.DataFrame, tz: str, bounds: Bounds, now: datetime) -> pd.
     frame = series.reset_index(drop=True).copy()
     start = pd.to_datetime(frame["bucket"], utc=True)
     x = local_naive(start, tz)
-    end = _bucket_ends(x, unit, tz)
+    end = _bucket_ends(start, unit, tz)
     x_end = local_naive(end, tz)
     frame["x"] = x
     frame["width_ms"] = (end - start).dt.total_seconds() * 1000

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,6 +17,7 @@ from dashboard.state import extra_filters as xf
 from dashboard.state import history as history_state
 from data.errors import InvalidQuery
 from data.filters import FlowRunFilter
+from data.local_time import day_start, hour_end, hour_start, wall_start
 from data.models import FlowRunStatus, TriggerType
 from data.statuses import KNOWN_STATUSES, canonical, check_text
 
@@ -253,23 +254,19 @@ def time_bounds(state: FilterState, now: datetime | None = None) -> tuple[Any, A
     """
     zone = ZoneInfo(state.tz)
     if state.range == "custom" and state.from_ts and state.to_ts:
-        start, end = state.from_ts.replace(tzinfo=zone), state.to_ts.replace(tzinfo=zone)
-        return start.astimezone(UTC), end.astimezone(UTC)
+        return wall_start(state.from_ts, zone), wall_start(state.to_ts, zone)
     if state.range == "custom" and state.dates:
-        start = datetime.combine(state.dates[0], time.min, zone)
-        end = datetime.combine(state.dates[1] + timedelta(days=1), time.min, zone)
-        return start.astimezone(UTC), end.astimezone(UTC)
+        return day_start(state.dates[0], zone), day_start(state.dates[1] + timedelta(days=1), zone)
     length = PRESETS.get(state.range)
     if length is None:
         return None, None
-    local_now = (now or datetime.now(UTC)).astimezone(zone)
+    moment = now or datetime.now(UTC)
     if length <= timedelta(days=1):
-        hour = local_now.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
-        return hour + timedelta(hours=1) - length, hour + timedelta(hours=1)
-    today = local_now.date()
-    start = datetime.combine(today - (length - timedelta(days=1)), time.min, zone)
-    end = datetime.combine(today + timedelta(days=1), time.min, zone)
-    return start.astimezone(UTC), end.astimezone(UTC)
+        end = hour_end(hour_start(moment, zone), zone)
+        return end - length, end
+    today = moment.astimezone(zone).date()
+    first = today - (length - timedelta(days=1))
+    return day_start(first, zone), day_start(today + timedelta(days=1), zone)
 
 
 def filter_for(state: FilterState, now: datetime | None = None) -> FlowRunFilter:

@@ -1,9 +1,10 @@
 """Time buckets in a chosen time zone: local hours, local days, local weeks (Monday).
 
-PostgreSQL truncates in the zone itself (``date_trunc(unit, ts, zone)``). SQLite has no
+PostgreSQL converts each run to the zone itself (``timezone(zone, ts)``). SQLite has no
 time zone database, so the zone's UTC offsets over the queried range (its DST
 transitions) are turned into a CASE expression and applied as strftime modifiers.
-Either way every bucket comes back as the aware UTC instant where it starts.
+Either way every bucket comes back as the aware UTC instant where it starts, by the
+rule of ``data.local_time``.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 import pandas as pd
-from sqlalchemy import case, func, literal
+from sqlalchemy import DateTime, case, func, literal
 from sqlalchemy.sql.elements import ColumnElement
 
 from data.errors import InvalidQuery
+from data.local_time import bucket_range, day_start, hour_key_start, offset_change
 from data.models import FlowRun
-from data.sql_functions import Bucket, time_bucket
-from data.types import UTCDateTime
+from data.sql_functions import Bucket, time_bucket, whole_seconds
+from data.types import UTCRangeBound
 
 ToUtc = Callable[[pd.Series], pd.Series]
 LOCAL_FORMATS = {
@@ -58,18 +60,17 @@ def _offset_minutes(tz: tzinfo, moment: datetime) -> int:
 def offset_segments(tz: tzinfo, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
     """[(from, minutes)]: the zone's UTC offset from each instant on, over [start, end].
 
-    Scans day by day and pins each change to the hour (DST changes happen on the hour
-    or half hour; a half-hour change is attributed to its hour).
+    Scans day by day; a change is found to the second (Lord Howe's half-hour changes
+    happen at half past a UTC hour, and a day bucket must not move them to the hour).
     """
     moment = start.replace(minute=0, second=0, microsecond=0)
     segments = [(moment, _offset_minutes(tz, moment))]
     while moment < end:
         following = moment + timedelta(days=1)
         if _offset_minutes(tz, following) != segments[-1][1]:
-            hour = moment
-            while _offset_minutes(tz, hour) == segments[-1][1]:
-                hour += timedelta(hours=1)
-            segments.append((hour, _offset_minutes(tz, hour)))
+            moment = offset_change(moment, following, tz)
+            segments.append((moment, _offset_minutes(tz, moment)))
+            continue
         moment = following
     return segments
 
@@ -78,7 +79,7 @@ def _sqlite_offset(segments: list[tuple[datetime, int]]) -> ColumnElement[int]:
     if len(segments) == 1:
         return literal(segments[0][1])
     whens = [
-        (FlowRun.started_at < segments[i + 1][0], literal(minutes))
+        (FlowRun.started_at < literal(segments[i + 1][0], UTCRangeBound()), literal(minutes))
         for i, (_, minutes) in enumerate(segments[:-1])
     ]
     return case(*whens, else_=literal(segments[-1][1]))
@@ -87,7 +88,7 @@ def _sqlite_offset(segments: list[tuple[datetime, int]]) -> ColumnElement[int]:
 def _sqlite_bucket(unit: Bucket, segments: list[tuple[datetime, int]]) -> ColumnElement[Any]:
     offset = _sqlite_offset(segments)
     forward = func.printf("%+d minutes", offset)
-    local = [FlowRun.started_at, forward]
+    local: list[ColumnElement[Any]] = [whole_seconds(FlowRun.started_at), forward]
     if unit == "week":
         # weekday 0 moves forward to Sunday; six days back is that week's Monday.
         local += [literal("weekday 0"), literal("-6 days")]
@@ -98,11 +99,29 @@ def _sqlite_bucket(unit: Bucket, segments: list[tuple[datetime, int]]) -> Column
     return func.strftime("%Y-%m-%d %H:%M:%S", local_start, func.printf("%+d minutes", -offset))
 
 
-def _localise_dates(tz: tzinfo) -> ToUtc:
+def _local_dates(tz: tzinfo) -> ToUtc:
+    """Local dates (a day's or a week's; text or naive) -> where each starts (aware UTC)."""
+
     def convert(keys: pd.Series) -> pd.Series:
-        local = pd.to_datetime(keys)
-        aware = local.dt.tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
-        return aware.dt.tz_convert(UTC)
+        dates = pd.to_datetime(keys)
+        starts = {d: day_start(d.date(), tz) for d in dates.dropna().unique()}
+        return pd.Series(
+            pd.DatetimeIndex([starts.get(d, pd.NaT) for d in dates], tz=UTC), index=keys.index
+        )
+
+    return convert
+
+
+def _local_hours(tz: tzinfo) -> ToUtc:
+    """Local hour starts read with their runs' own offset (aware) -> where each starts."""
+
+    def convert(keys: pd.Series) -> pd.Series:
+        moments = pd.to_datetime(keys, utc=True)
+        distinct = moments.dropna().unique()
+        starts = {m: hour_key_start(m.to_pydatetime(), None, tz) for m in distinct}
+        return pd.Series(
+            pd.DatetimeIndex([starts.get(m, pd.NaT) for m in moments]), index=keys.index
+        )
 
     return convert
 
@@ -114,34 +133,30 @@ def _utc(keys: pd.Series) -> pd.Series:
 def bucket_expression(
     dialect: str, unit: Bucket, tz: tzinfo, time_range: tuple[datetime, datetime] | None
 ) -> tuple[ColumnElement[Any], ToUtc]:
-    """(SQL bucket key, how to turn fetched keys into aware UTC bucket starts)."""
+    """(SQL bucket key, how to turn fetched keys into aware UTC bucket starts).
+
+    Days and weeks are keyed by their local date, computed from each run's instant in
+    SQL; where that date starts is worked out in Python (``data.local_time``: a midnight
+    DST skips or repeats). Hours are keyed by their wall-clock start read with the run's
+    own offset (distinct for the two hours a fall-back change repeats)."""
     if tz is UTC:
         return time_bucket(unit, FlowRun.started_at), _utc
+    to_utc = _local_hours(tz) if unit == "hour" else _local_dates(tz)
     if dialect == "postgresql":
         name = getattr(tz, "key", str(tz))
-        truncated = func.date_trunc(unit, FlowRun.started_at, name, type_=UTCDateTime())
-        return truncated, _utc
+        # The local wall clock of each run's instant (exact), truncated in it.
+        local = func.timezone(name, FlowRun.started_at, type_=DateTime())
+        truncated = func.date_trunc(unit, local, type_=DateTime())
+        if unit == "hour":  # back by the minutes into the local hour: the run's own offset
+            return FlowRun.started_at - (local - truncated), to_utc
+        return truncated, to_utc
     start, end = time_range or (datetime.now(UTC), datetime.now(UTC))
     segments = offset_segments(tz, start - timedelta(days=1), end + timedelta(days=1))
-    expression = _sqlite_bucket(unit, segments)
-    return expression, _utc if unit == "hour" else _localise_dates(tz)
+    return _sqlite_bucket(unit, segments), to_utc
 
 
 def bucket_index(
     unit: Bucket, tz: tzinfo, time_range: tuple[datetime, datetime]
 ) -> pd.DatetimeIndex:
     """Every bucket start (aware UTC) in the range, for filling empty buckets."""
-    start, end = pd.Timestamp(time_range[0]), pd.Timestamp(time_range[1])
-    if unit == "hour":
-        # Local hours are UTC hours shifted by the sub-hour part of the offset.
-        shift = pd.Timedelta(minutes=_offset_minutes(tz, time_range[0]) % 60)
-        first = (start + shift).floor("h") - shift
-        index = pd.date_range(first, end, freq="h", inclusive="left")
-    else:
-        local_start = start.tz_convert(tz).normalize()
-        if unit == "week":
-            local_start = (local_start - pd.Timedelta(days=local_start.weekday())).normalize()
-        freq = "D" if unit == "day" else "W-MON"
-        index = pd.date_range(local_start, end.tz_convert(tz), freq=freq, inclusive="left")
-        index = index.tz_convert(UTC)
-    return pd.DatetimeIndex(index, name="bucket")
+    return bucket_range(unit, tz, *time_range)

@@ -8,7 +8,8 @@ belong to another local bucket (at most 12; 4 for New York, none for most days o
 week bucket) are read from the hour tables, taken off that bucket and put on their own.
 Counts and histograms add and subtract exactly, so the result is what the hour tables
 give. The partial UTC days at the range's ends are read from the hour tables whole.
-DST is handled per hour: every hour's bucket comes from the zone's own conversion.
+DST is handled per hour: every hour's bucket comes from the zone's own conversion
+of its instant (``data.local_time``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pandas as pd
 from sqlalchemy import Engine, FromClause, String, type_coerce
 
 from data.filters import FlowRunFilter
+from data.local_time import bucket_starts
 from data.rollup.reader import Outcomes, grouped_outcomes, merge_outcome, outcome_record
 from data.rollup.routing import GRAIN_LENGTH, period_ceil, period_floor
 from data.sql_functions import Bucket
@@ -30,11 +32,10 @@ HOUR, DAY = GRAIN_LENGTH["hour"], GRAIN_LENGTH["day"]
 
 
 def local_buckets(hours: pd.DatetimeIndex, unit: Bucket, zone: tzinfo) -> pd.DatetimeIndex:
-    """The (aware UTC) start of the local day or week holding each UTC hour."""
-    local = hours.tz_convert(zone).normalize()
-    if unit == "week":
-        local = (local - pd.to_timedelta(local.day_of_week, unit="D")).normalize()
-    return local.tz_convert("UTC")
+    """The (aware UTC) start of the local day or week holding each UTC hour, by the rule
+    of ``data.local_time`` (from instants: a midnight DST skips or repeats, and a week
+    whose DST change falls mid-week, as Jerusalem's Friday one)."""
+    return bucket_starts(hours, unit, zone)
 
 
 def _period_key(table: FromClause) -> Any:

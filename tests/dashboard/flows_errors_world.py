@@ -86,6 +86,21 @@ class Seeded:
         self.runs.extend(rows)
         return rows
 
+    def add_runs_at(self, flow: str, moments: list[datetime]) -> None:
+        """One successful run of 50 ms at each of ``moments``."""
+        for moment in moments:
+            self.runs.append(
+                {
+                    "id": uuid.uuid4(),
+                    "flow_id": self.flows[flow],
+                    "status": "success",
+                    "trigger_type": "manual",
+                    "started_at": moment,
+                    "duration_ms": 50,
+                }
+            )
+        self._write_many(self.runs[-len(moments) :])
+
     def _write(self, model: type, values: dict[str, object]) -> None:
         engine = build_engine(self.url)
         try:
