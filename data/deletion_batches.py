@@ -13,7 +13,7 @@ from sqlalchemy.sql.elements import ColumnElement, SQLColumnExpression
 from data.models import FlowRun
 from data.queries.cursors import stored_started_at
 from data.queries.listing import after_cursor
-from data.rollup.maintain import pause, resume, subtract_rows
+from data.rollup.maintain import pause, resume, subtract_rows, token_shape
 
 Position = tuple[Any, uuid.UUID] | None
 """(started_at as stored, id) of the last run deleted; None before the first batch."""
@@ -34,11 +34,17 @@ def next_batch(
     return query.order_by(FlowRun.started_at, FlowRun.id).limit(size)
 
 
-DOOMED = "temp.flowrun_doomed"
 # No declared types: SQLite copies each value exactly as stored (an affinity would turn
-# another engine's odd started_at into text and put it in another rollup period).
-_DOOMED_COLUMNS = ("id", "started_at", "flow_id", "status", "trigger_type", "duration_ms")
-_DOOMED_TABLE = table("flowrun_doomed", *(column(name) for name in _DOOMED_COLUMNS), schema="temp")
+# another engine's odd started_at into text and put it in another rollup period). One
+# table per shape of flow_run (with total_tokens or without): it lives per connection.
+_KEY_COLUMNS = ("id", "started_at", "flow_id", "status", "trigger_type", "duration_ms")
+
+
+def _doomed(tokens: bool) -> tuple[str, tuple[str, ...]]:
+    """(name, columns) of the temporary table holding a batch's rows."""
+    if tokens:
+        return "flowrun_doomed_tokens", (*_KEY_COLUMNS, "total_tokens")
+    return "flowrun_doomed", _KEY_COLUMNS
 
 
 def delete_batch_by_ids(
@@ -82,28 +88,25 @@ def delete_batch_subtracting(
     pause row is written first, so the batch is chosen under the write lock and no
     other writer can change its rows between the choice, the rollup and the delete."""
     pause(conn)
+    counted = token_shape(conn) == "counted"
+    name, columns = _doomed(counted)
+    doomed = f"temp.{name}"
     # Per connection (the pool may hand out another one next batch); a no-op once made.
-    conn.exec_driver_sql(
-        f"CREATE TEMP TABLE IF NOT EXISTS flowrun_doomed ({', '.join(_DOOMED_COLUMNS)})"
-    )
-    chosen = next_batch(
-        where,
-        size,
-        position,
-        FlowRun.flow_id,
-        FlowRun.status,
-        FlowRun.trigger_type,
-        FlowRun.duration_ms,
-    )
-    conn.execute(insert(_DOOMED_TABLE).from_select(_DOOMED_COLUMNS, chosen))
+    conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({', '.join(columns)})")
+    extra = [FlowRun.flow_id, FlowRun.status, FlowRun.trigger_type, FlowRun.duration_ms]
+    if counted:
+        extra.append(FlowRun.total_tokens)
+    chosen = next_batch(where, size, position, *extra)
+    target = table(name, *(column(c) for c in columns), schema="temp")
+    conn.execute(insert(target).from_select(columns, chosen))
     last = conn.exec_driver_sql(
-        f"SELECT (SELECT count(*) FROM {DOOMED}) AS n, id, started_at FROM {DOOMED}"
+        f"SELECT (SELECT count(*) FROM {doomed}) AS n, id, started_at FROM {doomed}"
         " ORDER BY rowid DESC LIMIT 1"
     ).first()
     if last is not None:
-        subtract_rows(conn, DOOMED)
-        conn.exec_driver_sql(f"DELETE FROM flow_run WHERE id IN (SELECT id FROM {DOOMED})")
+        subtract_rows(conn, doomed)
+        conn.exec_driver_sql(f"DELETE FROM flow_run WHERE id IN (SELECT id FROM {doomed})")
         position = (last.started_at, uuid.UUID(last.id))
-    conn.exec_driver_sql(f"DELETE FROM {DOOMED}")
+    conn.exec_driver_sql(f"DELETE FROM {doomed}")
     resume(conn)
     return (last.n if last is not None else 0), position

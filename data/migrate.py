@@ -24,8 +24,12 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(database_url), revision)
+def upgrade(database_url: str, revision: str = "head", alter_owner_tables: bool = False) -> None:
+    """``alter_owner_tables``: change the columns of shared tables another application
+    owns too (data.ownership; `flowruns init-db --alter-owner-tables`)."""
+    config = alembic_config(database_url)
+    config.attributes["alter_owner_tables"] = alter_owner_tables
+    command.upgrade(config, revision)
     forget_layouts()
 
 

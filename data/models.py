@@ -114,6 +114,9 @@ class FlowRun(Base):
     )
     components_executed: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
     metadata_: Mapped[Any | None] = mapped_column("metadata", JSON, nullable=True)
+    # Ours (migration 0007): on a flow_run another application owns, only with
+    # `flowruns init-db --alter-owner-tables` (data.ownership says which it is).
+    total_tokens: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     __table_args__ = (
         # The three composite indexes carry the columns the aggregates read, so every
@@ -206,8 +209,18 @@ class StoredRetentionPolicy(Base):
     updated_by: Mapped[str] = mapped_column(String(200))
 
 
+class ForeignTable(Base):
+    """A shared table (user, flow, flow_run) that another application created and owns:
+    its columns are never changed without `init-db --alter-owner-tables` (data.ownership)."""
+
+    __tablename__ = "flowrun_foreign_table"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
 # Importing data.models registers every table on Base.metadata (migrations, drift checks):
 # the rollup's tables live in their own module and are re-exported here.
+from data.langflow.tables import SyncState  # noqa: E402
 from data.rollup.tables import (  # noqa: E402
     DURATION_SUM_TYPE,
     RollupBound,
@@ -217,14 +230,18 @@ from data.rollup.tables import (  # noqa: E402
     RollupHourHistogram,
     RollupPause,
 )
+from data.steps.tables import ModelPrice, Step  # noqa: E402
 
 __all__ = [
     "DURATION_SUM_TYPE",
     "Base",
+    "ModelPrice",
     "RollupBound",
     "RollupDay",
     "RollupDayHistogram",
     "RollupHour",
     "RollupHourHistogram",
     "RollupPause",
+    "Step",
+    "SyncState",
 ]

@@ -156,12 +156,18 @@ def _bucket_pg(element: time_bucket, compiler: SQLCompiler, **kw: Any) -> str:
 USABLE_DURATION_MS = 2**40
 
 
-def usable_duration_sql(dialect: str, column: str) -> str:
-    """``column`` where it is a usable duration, else NULL (as SQL text, for triggers)."""
-    in_range = f"{column} BETWEEN -{USABLE_DURATION_MS} AND {USABLE_DURATION_MS}"
+def _whole_number_within(dialect: str, column: str, low: int, high: int) -> str:
+    """``column`` where it is a whole number in [low, high], else NULL (SQL text): SQLite
+    may hold text or a real in an integer column, PostgreSQL cannot."""
+    in_range = f"{column} BETWEEN {low} AND {high}"
     if dialect == "sqlite":
         return f"(CASE WHEN typeof({column}) = 'integer' AND {in_range} THEN {column} END)"
     return f"(CASE WHEN {in_range} THEN {column} END)"
+
+
+def usable_duration_sql(dialect: str, column: str) -> str:
+    """``column`` where it is a usable duration, else NULL (as SQL text, for triggers)."""
+    return _whole_number_within(dialect, column, -USABLE_DURATION_MS, USABLE_DURATION_MS)
 
 
 class usable_duration(FunctionElement[int]):
@@ -194,3 +200,25 @@ def _float_sum_sqlite(element: float_sum, compiler: SQLCompiler, **kw: Any) -> s
 @compiles(float_sum)
 def _float_sum(element: float_sum, compiler: SQLCompiler, **kw: Any) -> str:
     return f"sum({compiler.process(element.clauses, **kw)})"
+
+
+# The most tokens one run is counted with: a sum over 8 million such runs fits 64 bits.
+USABLE_TOKENS = 2**40
+
+
+def usable_tokens_sql(dialect: str, column: str) -> str:
+    """``column`` where it is a usable token count (a whole number 0..2^40), else NULL."""
+    return _whole_number_within(dialect, column, 0, USABLE_TOKENS)
+
+
+class usable_tokens(FunctionElement[int]):
+    """A run's token count as aggregates read it (``usable_tokens_sql``)."""
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(usable_tokens)
+def _usable_tokens(element: usable_tokens, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return usable_tokens_sql(compiler.dialect.name, column)

@@ -52,6 +52,9 @@ def _run_with(connection: object) -> None:
         render_as_batch=connection.dialect.name == "sqlite",  # type: ignore[attr-defined]
         compare_type=True,
         version_table=VERSION_TABLE,
+        # Alembic treats SQLite's DDL as non-transactional and commits after each
+        # migration; it is transactional (below): one transaction for the whole upgrade.
+        transactional_ddl=True,
     )
     with context.begin_transaction():
         if connection.dialect.name == "sqlite":  # type: ignore[attr-defined]

@@ -21,11 +21,13 @@ from data.audit import AuditContext
 from data.cli.args import MAX_DAYS, filter_from_args
 from data.cli.errors import OutputFailed
 from data.cli.progress import ProgressBar
+from data.db import build_engine
 from data.delete_guard import require_all_for_everything
 from data.deletion import delete_runs
 from data.demo import generate_demo
 from data.errors import Conflict, InvalidQuery
 from data.export import iter_csv
+from data.ownership import kept_as_they_are
 from data.retention import RetentionPolicy, effective_policy, prune
 from data.rollup.histogram import RELATIVE_ERROR
 from data.rollup.maintain import check, rebuild, require_rollup
@@ -41,10 +43,17 @@ WAL_NOTE = (
 
 def init_db(args: argparse.Namespace, url: str) -> int:
     before = migrate.sqlite_journal_mode(url)
-    migrate.upgrade(url)
+    migrate.upgrade(url, alter_owner_tables=args.alter_owner_tables)
     print("database schema is up to date")
     if before is not None and before != "wal":
         print(WAL_NOTE.format(mode=before))
+    engine = build_engine(url)
+    try:
+        with engine.connect() as conn:
+            for line in kept_as_they_are(conn):
+                print(line)
+    finally:
+        engine.dispose()
     return 0
 
 

@@ -30,7 +30,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--database-url", help="overrides FLOWRUNS_DATABASE_URL")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
-    sub.add_parser("init-db", help="create or upgrade the schema (alembic upgrade head)")
+    init_db = sub.add_parser("init-db", help="create or upgrade the schema (alembic upgrade head)")
+    init_db.add_argument(
+        "--alter-owner-tables",
+        action="store_true",
+        help="also change the columns of flow_run where another application owns it: add"
+        " total_tokens, widen duration_ms to BIGINT (PostgreSQL rewrites the table)",
+    )
 
     demo = sub.add_parser("demo", help="insert realistic demo runs")
     demo.add_argument("--runs", type=bounded(0, 20_000_000), default=10_000)

@@ -19,6 +19,7 @@ from data.queries.common import (
 )
 from data.rollup.flows import flow_records
 from data.rollup.pieces import route_pieces
+from data.rollup.sources import run_tokens
 from data.sql_functions import error_signature
 from data.statuses import status_in
 
@@ -46,7 +47,7 @@ def _raw_flow_rows(engine: Engine, flt: FlowRunFilter) -> Sequence[Mapping[str, 
             FlowRun.flow_id,
             func.count().label("runs"),
             *status_pivot(),
-            *outcome_columns(),
+            *outcome_columns(run_tokens(engine)),
             func.max(FlowRun.started_at).label("last_run_at"),
             func.max(case((status_in((failure,)), FlowRun.started_at))).label("last_failure_at"),
         )
@@ -75,6 +76,8 @@ def _flow_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
         "p95_ms",
         "last_run_at",
         "last_failure_at",
+        "token_runs",
+        "total_tokens",
     ]
     records = []
     for row in rows:
@@ -83,6 +86,7 @@ def _flow_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(records, columns=columns)
     # PostgreSQL's avg() is numeric (Decimal): the same float dtype on both backends.
     frame["avg_ms"] = frame["avg_ms"].astype("float64")
+    frame[["token_runs", "total_tokens"]] = frame[["token_runs", "total_tokens"]].astype("int64")
     add_outcome_columns(frame)
     for column in ("last_run_at", "last_failure_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)

@@ -42,15 +42,18 @@ def status_pivot() -> list[ColumnElement[int]]:
     return [status_count(s).label(s) for s in STATUS_VALUES]
 
 
-def outcome_columns() -> list[ColumnElement[Any]]:
+def outcome_columns(tokens: ColumnElement[Any]) -> list[ColumnElement[Any]]:
     """Per group of raw rows, next to the status pivot: runs without a usable duration,
     the average and the (p50, p95, p99) percentiles of the usable ones (one rule with the
-    rollup: data.sql_functions.usable_duration)."""
+    rollup: data.sql_functions.usable_duration), and the runs with a token count and
+    their tokens (``tokens``: data.rollup.sources.run_tokens)."""
     duration = usable_duration(FlowRun.duration_ms)
     return [
         (func.count() - func.count(duration)).label("without_duration"),
         func.avg(duration).label("avg_ms"),
         duration_percentiles(duration).label("percentiles"),
+        func.count(tokens).label("token_runs"),
+        func.coalesce(func.sum(tokens), 0).label("total_tokens"),
     ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, null, select
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
@@ -22,6 +22,7 @@ from data.queries.common import (
 )
 from data.rollup.pieces import Piece, outcomes_over, route_pieces, triggers_over
 from data.rollup.reader import Outcomes
+from data.rollup.sources import layout, run_tokens
 from data.sql_functions import duration_percentiles, usable_duration
 from data.statuses import canonical, status_in
 
@@ -43,6 +44,11 @@ class RunStats:
     # True when the percentiles and the maximum came from the rollup's duration
     # histograms (within data.rollup.histogram.RELATIVE_ERROR of the exact values).
     approximate: bool = False
+    # Runs with a token count and their tokens; tokens_recorded is False where flow_run
+    # has no total_tokens column (another application's table).
+    token_runs: int = 0
+    total_tokens: int = 0
+    tokens_recorded: bool = True
 
     def count(self, status: FlowRunStatus) -> int:
         return self.status_counts.get(status.value, 0)
@@ -87,8 +93,10 @@ def _counts(
     return counts
 
 
-def stats_statement(flt: FlowRunFilter) -> Select[Any]:
-    """The one-scan KPI SELECT behind ``run_stats``; public so tests can EXPLAIN it."""
+def stats_statement(flt: FlowRunFilter, tokens: ColumnElement[Any] | None = None) -> Select[Any]:
+    """The one-scan KPI SELECT behind ``run_stats``; public so tests can EXPLAIN it.
+    ``tokens``: data.rollup.sources.run_tokens (none counted when omitted)."""
+    counted = null() if tokens is None else tokens
     # One scan (of the covering index) computes every KPI: pivots instead of GROUP BY
     # avoid sorting all matching rows.
     return select(
@@ -100,6 +108,8 @@ def stats_statement(flt: FlowRunFilter) -> Select[Any]:
         duration_percentiles(usable_duration(FlowRun.duration_ms)).label("percentiles"),
         *(status_count(s).label(f"s_{s}") for s in STATUS_VALUES),
         *(count_where(FlowRun.trigger_type == t).label(f"t_{t}") for t in TRIGGER_VALUES),
+        func.count(counted).label("token_runs"),
+        func.coalesce(func.sum(counted), 0).label("total_tokens"),
     ).where(flt.where())
 
 
@@ -119,6 +129,9 @@ def _stats_from_rollup(engine: Engine, parts: list[Piece]) -> RunStats:
         max_duration_ms=None if (top := whole.highest()) is None else round(top),
         without_duration=whole.runs - whole.duration_count,
         approximate=whole.duration_count > 0,
+        token_runs=whole.token_runs,
+        total_tokens=whole.total_tokens,
+        tokens_recorded=layout(engine).run_tokens,
     )
 
 
@@ -127,7 +140,7 @@ def _stats_for(engine: Engine, flt: FlowRunFilter, exact: bool | None = None) ->
     if parts is not None:
         return _stats_from_rollup(engine, parts)
     with engine.connect() as conn:
-        row = conn.execute(stats_statement(flt)).mappings().one()
+        row = conn.execute(stats_statement(flt, run_tokens(engine))).mappings().one()
     total = int(row["total"])
     statuses = {s: int(row[f"s_{s}"]) for s in STATUS_VALUES}
     triggers = {t: int(row[f"t_{t}"]) for t in TRIGGER_VALUES}
@@ -152,6 +165,9 @@ def _stats_for(engine: Engine, flt: FlowRunFilter, exact: bool | None = None) ->
         p99_duration_ms=p99,
         max_duration_ms=None if row["duration_max"] is None else int(row["duration_max"]),
         without_duration=total - count,
+        token_runs=int(row["token_runs"]),
+        total_tokens=int(row["total_tokens"]),
+        tokens_recorded=layout(engine).run_tokens,
     )
 
 

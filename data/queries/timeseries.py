@@ -23,13 +23,13 @@ from data.queries.common import (
 from data.rollup.local_days import local_records
 from data.rollup.reader import grouped_records, route
 from data.rollup.routing import on_table
-from data.rollup.sources import rollup_tables
+from data.rollup.sources import rollup_tables, run_tokens
 from data.sql_functions import BUCKETS, Bucket
 from data.statuses import canonical
 
 BUCKET_LENGTH = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
 MAX_BUCKETS = 2000
-COUNT_COLUMNS = ["runs", *STATUS_VALUES, "without_duration"]
+COUNT_COLUMNS = ["runs", *STATUS_VALUES, "without_duration", "token_runs", "total_tokens"]
 
 
 def _time_range(engine: Engine, flt: FlowRunFilter) -> tuple[datetime, datetime] | None:
@@ -108,7 +108,7 @@ def run_timeseries(
         records = grouped_records(engine, grain, flt, key, "bucket")
     frame = pd.DataFrame(
         [{**row, "percentiles": percentiles(row["percentiles"])} for row in records],
-        columns=["bucket", "runs", *STATUS_VALUES, "without_duration", "avg_ms", "percentiles"],
+        columns=["bucket", *COUNT_COLUMNS, "avg_ms", "percentiles"],
     )
     frame = _shape(frame, chosen, zone_info, time_range, to_utc)
     frame.attrs["approximate"] = grain is not None and bool(frame["p50_ms"].notna().any())
@@ -128,7 +128,7 @@ def _raw_records(
             bucket_col,
             func.count().label("runs"),
             *status_pivot(),
-            *outcome_columns(),
+            *outcome_columns(run_tokens(engine)),
         )
         .where(flt.where())
         .group_by(bucket_col)

@@ -15,18 +15,20 @@ from data.rollup.schema import (
     PAUSE,
     TOTALS_KEY,
     Grain,
+    Tokens,
     all_tables,
     expected_histogram,
     expected_totals,
     histogram_table,
     subtract,
+    sums,
     totals_table,
     upsert_histogram,
     upsert_totals,
 )
 from data.rollup.tables import REPLACED
 from data.rollup.triggers import create_triggers, drop_triggers
-from data.rollup.triggers_pg import pending_table
+from data.rollup.triggers_pg import COMPACT, COMPACT_LOCK, pending_table
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,16 @@ def guarded(conn: Connection) -> bool:
     return bool(inspect(conn).has_table(REPLACED.name))
 
 
+def token_shape(conn: Connection) -> Tokens:
+    """What the rollup here knows of tokens (see data.rollup.schema.Tokens)."""
+    inspector = inspect(conn)
+    if not any(c["name"] == "token_sum" for c in inspector.get_columns(totals_table("hour"))):
+        return "absent"
+    if any(c["name"] == "total_tokens" for c in inspector.get_columns("flow_run")):
+        return "counted"
+    return "null"
+
+
 def install(conn: Connection) -> None:
     """Bucket bounds and triggers (for the migrations): then a rebuild fills the totals.
     The triggers match the schema they are installed on: pausable once the pause table
@@ -74,7 +86,7 @@ def install(conn: Connection) -> None:
     downgrade)."""
     fill_bounds(conn)
     dialect = conn.dialect.name
-    created = create_triggers(dialect, pausable(conn), guarded(conn))
+    created = create_triggers(dialect, pausable(conn), guarded(conn), token_shape(conn))
     for statement in drop_triggers(dialect) + created:
         conn.exec_driver_sql(statement)
 
@@ -89,12 +101,20 @@ def subtract_rows(conn: Connection, source: str) -> None:
     """Take the rows of ``source`` (a table holding rows about to be deleted, as they
     are) out of the rollup, set-based: a few statements per batch instead of eight
     upserts and deletes per row in SQLite's row trigger."""
-    for statement in subtract(conn.dialect.name, source):
+    for statement in subtract(conn.dialect.name, source, token_shape(conn)):
         conn.exec_driver_sql(statement)
 
 
 def resume(conn: Connection) -> None:
     conn.exec_driver_sql(f"DELETE FROM {PAUSE}")
+
+
+def fold_pending(conn: Connection) -> None:
+    """PostgreSQL: fold every pending change into the rollup now (before a downgrade drops
+    the pending tables or the columns they fill), holding the compaction lock."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({COMPACT_LOCK})")
+        conn.exec_driver_sql(f"SELECT {COMPACT}()")
 
 
 def uninstall(conn: Connection) -> None:
@@ -112,8 +132,9 @@ def rebuild_in(conn: Connection) -> int:
     for table in all_tables() + present_pending(conn):
         conn.exec_driver_sql(f"DELETE FROM {table}")
     for grain in GRAINS:
-        conn.exec_driver_sql(upsert_totals(dialect, grain, [("flow_run", 1)]))
-        conn.exec_driver_sql(upsert_histogram(dialect, grain, [("flow_run", 1)]))
+        tokens = token_shape(conn)
+        conn.exec_driver_sql(upsert_totals(dialect, grain, [("flow_run", 1)], tokens))
+        conn.exec_driver_sql(upsert_histogram(dialect, grain, [("flow_run", 1)], tokens))
     counts = [f"(SELECT count(*) FROM {table})" for table in all_tables()]
     return int(conn.exec_driver_sql(f"SELECT {' + '.join(counts)}").scalar_one())
 
@@ -146,19 +167,19 @@ def _stored(conn: Connection, grain: Grain) -> tuple[str, str]:
     period = "CAST(period AS TEXT)" if sqlite else "period"
     pending = set(present_pending(conn))
     queries = []
-    for table, key, sums in (
-        (totals_table(grain), TOTALS_KEY, ("runs", "duration_count", "duration_sum")),
+    for table, key, held in (
+        (totals_table(grain), TOTALS_KEY, sums(token_shape(conn))),
         (histogram_table(grain), HIST_KEY, ("runs",)),
     ):
-        names = ", ".join(key + sums)
+        names = ", ".join(key + held)
         rows = f"SELECT {names} FROM {table}"
         if pending_table(table) in pending:
             rows += f" UNION ALL SELECT {names} FROM {pending_table(table)}"
         selected = ", ".join(period if c == "period" else c for c in key)
         grouped = ", ".join(period if c == "period" else c for c in key)
         queries.append(
-            f"SELECT {selected}, {', '.join(f'sum({c})' for c in sums)} FROM ({rows}) AS s"
-            f" GROUP BY {grouped} HAVING {' OR '.join(f'sum({c}) <> 0' for c in sums)}"
+            f"SELECT {selected}, {', '.join(f'sum({c})' for c in held)} FROM ({rows}) AS s"
+            f" GROUP BY {grouped} HAVING {' OR '.join(f'sum({c}) <> 0' for c in held)}"
         )
     return queries[0], queries[1]
 
@@ -180,9 +201,9 @@ def check(engine: Engine) -> CheckResult:
         for grain in GRAINS:
             stored_totals, stored_hist = _stored(conn, grain)
             differences[totals_table(grain)] = _mismatches(
-                conn, expected_totals(dialect, grain), stored_totals
+                conn, expected_totals(dialect, grain, token_shape(conn)), stored_totals
             )
             differences[histogram_table(grain)] = _mismatches(
-                conn, expected_histogram(dialect, grain), stored_hist
+                conn, expected_histogram(dialect, grain, token_shape(conn)), stored_hist
             )
     return CheckResult(differences)

@@ -42,6 +42,7 @@ from data.rollup.routing import (
     rollup_grain,
 )
 from data.rollup.schema import Grain
+from data.rollup.sources import run_tokens
 from data.sql_functions import usable_duration
 from data.statuses import canonical
 
@@ -126,6 +127,7 @@ def raw_outcomes(
     """``grouped_outcomes`` of raw rows (an edge: under an hour of runs)."""
     key = (group_of(RUNS) if group_of else literal(0)).label("key")
     bucket = _bucket_of(usable_duration(FlowRun.duration_ms)).label("bucket")
+    tokens = run_tokens(conn.engine)
     rows = conn.execute(
         select(
             key,
@@ -135,13 +137,17 @@ def raw_outcomes(
             func.count(usable_duration(FlowRun.duration_ms)),
             func.coalesce(func.sum(usable_duration(FlowRun.duration_ms)), 0),
             func.max(FlowRun.started_at),
+            func.count(tokens),
+            func.coalesce(func.sum(tokens), 0),
         )
         .where(flt.where())
         .group_by(key, FlowRun.status, bucket)
     ).all()
     found: dict[Hashable, Outcomes] = defaultdict(Outcomes)
-    for group, status, bucket_no, runs, count, total, last in rows:
+    for group, status, bucket_no, runs, count, total, last, token_runs, token_sum in rows:
         _add(found[group], canonical(status), int(runs), int(count), float(total), _moment(last))
+        found[group].token_runs += int(token_runs)
+        found[group].total_tokens += int(token_sum)
         if bucket_no is not None:
             histogram = found[group].histogram
             histogram[int(bucket_no)] = histogram.get(int(bucket_no), 0) + int(count)

@@ -52,6 +52,8 @@ class Outcomes:
     duration_count: int = 0
     duration_sum: float = 0.0
     histogram: dict[int, int] = field(default_factory=dict)  # bucket -> runs
+    token_runs: int = 0  # runs with a token count
+    total_tokens: int = 0
     last_period: datetime | None = None
     last_failure_period: datetime | None = None
 
@@ -93,6 +95,8 @@ def merge_outcome(into: Outcomes, part: Outcomes, sign: int = 1) -> None:
     into.duration_sum += sign * part.duration_sum
     for bucket, runs in part.histogram.items():
         into.histogram[bucket] = into.histogram.get(bucket, 0) + sign * runs
+    into.token_runs += sign * part.token_runs
+    into.total_tokens += sign * part.total_tokens
     if sign > 0:
         into.last_period = _latest(into.last_period, part.last_period)
         into.last_failure_period = _latest(into.last_failure_period, part.last_failure_period)
@@ -116,6 +120,12 @@ def grouped_outcomes(
     found: dict[Hashable, Outcomes] = defaultdict(Outcomes)
     key = (group_of(totals) if group_of else literal(0)).label("key")
     groups = [key] if group_of else []
+    with_tokens = layout(conn.engine).token_sums
+    tokens = (
+        [func.sum(totals.c.token_count), func.sum(totals.c.token_sum)]
+        if with_tokens
+        else [literal(0), literal(0)]
+    )
     rows = conn.execute(
         select(
             key,
@@ -124,17 +134,20 @@ def grouped_outcomes(
             func.sum(totals.c.duration_count),
             float_sum(totals.c.duration_sum),
             func.max(type_coerce(totals.c.period, String())).label("last"),
+            *tokens,
         )
         .where(where(totals))
         .group_by(*groups, totals.c.status)
     ).all()
-    for group, status, runs, count, total, last in rows:
+    for group, status, runs, count, total, last, token_runs, token_sum in rows:
         outcome = found[group]
         name = canonical(status)
         outcome.runs += int(runs)
         outcome.statuses[name] = outcome.statuses.get(name, 0) + int(runs)
         outcome.duration_count += int(count)
         outcome.duration_sum += float(total)
+        outcome.token_runs += int(token_runs)
+        outcome.total_tokens += int(token_sum)
         last = _moment(last)
         outcome.last_period = _latest(outcome.last_period, last)
         if name == FAILURE:
@@ -229,6 +242,8 @@ def outcome_record(outcome: Outcomes) -> dict[str, Any]:
         "without_duration": outcome.runs - outcome.duration_count,
         "avg_ms": outcome.avg_ms,
         "percentiles": None if found[0] is None else found,
+        "token_runs": outcome.token_runs,
+        "total_tokens": outcome.total_tokens,
     }
 
 

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from data.rollup.histogram import bound_rows
-from data.sql_functions import usable_duration_sql
+from data.sql_functions import usable_duration_sql, usable_tokens_sql
 
 Grain = Literal["hour", "day"]
 GRAINS: tuple[Grain, ...] = ("hour", "day")
@@ -91,7 +91,26 @@ def _bucket(dialect: str, row: str) -> str:
     )
 
 
-def _row_values(dialect: str, grain: Grain, row: str) -> dict[str, str]:
+Tokens = Literal["absent", "null", "counted"]
+"""What the rollup knows of tokens: ``absent``, no token sums (before migration 0007);
+``null``, sums of nothing (flow_run has no total_tokens column: another application's
+table whose owner did not allow it); ``counted``, each run's total_tokens."""
+
+
+def usable_tokens(dialect: str, row: str, tokens: Tokens = "counted") -> str:
+    """The row's token count where aggregates count it (data.sql_functions.usable_tokens),
+    NULL where flow_run has no such column."""
+    if tokens != "counted":
+        return "CAST(NULL AS BIGINT)"  # typed: PostgreSQL cannot multiply an untyped NULL
+    return usable_tokens_sql(dialect, f"{row}.total_tokens")
+
+
+def sums(tokens: Tokens) -> tuple[str, ...]:
+    """The sums a totals table holds."""
+    return SUMS[:3] if tokens == "absent" else SUMS
+
+
+def _row_values(dialect: str, grain: Grain, row: str, tokens: Tokens = "counted") -> dict[str, str]:
     """Each key column's value for one row (``NEW``, ``OLD`` or a table alias)."""
     return {
         "period": _PERIOD[dialect][grain].format(row=row),
@@ -99,40 +118,60 @@ def _row_values(dialect: str, grain: Grain, row: str) -> dict[str, str]:
         "status": f"{row}.status",
         "trigger_type": f"{row}.trigger_type",
         "bucket": _bucket(dialect, row),
+        "tokens": usable_tokens(dialect, row, tokens),
     }
 
 
 CHANGE_COLUMNS = ("period", "flow_id", "status", "trigger_type", "bucket")
+# What the totals tables sum per key (the histograms sum runs only).
+SUMS = ("runs", "duration_count", "duration_sum", "token_count", "token_sum")
 
 
-def _changes(dialect: str, grain: Grain, sources: Sequence[tuple[str, int]]) -> str:
+def _changes(
+    dialect: str, grain: Grain, sources: Sequence[tuple[str, int]], tokens: Tokens = "counted"
+) -> str:
     """``WITH changes``: the rows of ``sources`` (table, sign) as signed changes."""
     duration = usable(dialect, "s")
     if dialect == "postgresql":
         duration = f"CAST({duration} AS NUMERIC)"
     parts = []
     for table, sign in sources:
-        values = _row_values(dialect, grain, "s")
+        values = _row_values(dialect, grain, "s", tokens)
         selected = ", ".join(values[c] for c in CHANGE_COLUMNS)
-        parts.append(f"SELECT {selected}, {duration}, {sign} FROM {table} s")
-    names = f"{_columns(CHANGE_COLUMNS)}, duration_ms, sign"
+        parts.append(f"SELECT {selected}, {duration}, {values['tokens']}, {sign} FROM {table} s")
+    names = f"{_columns(CHANGE_COLUMNS)}, duration_ms, tokens, sign"
     return f"WITH changes ({names}) AS ({' UNION ALL '.join(parts)})"
 
 
-COUNTED = "CASE WHEN duration_ms IS NULL THEN 0 ELSE sign END"
-TOTALS = f"sum(sign), sum({COUNTED}), coalesce(sum(duration_ms * sign), 0)"
+def _counted(column: str) -> str:
+    return f"CASE WHEN {column} IS NULL THEN 0 ELSE sign END"
 
 
-def _insert_totals(grain: Grain) -> str:
+# Per key, in the order of SUMS.
+TOTAL_EXPRESSIONS = (
+    "sum(sign)",
+    f"sum({_counted('duration_ms')})",
+    "coalesce(sum(duration_ms * sign), 0)",
+    f"sum({_counted('tokens')})",
+    "coalesce(sum(tokens * sign), 0)",
+)
+
+
+def totals(tokens: Tokens) -> str:
+    """The sums of ``changes`` per key, as the totals table of this shape holds them."""
+    return ", ".join(TOTAL_EXPRESSIONS[: len(sums(tokens))])
+
+
+def _insert_totals(grain: Grain, tokens: Tokens = "counted") -> str:
     key = _columns(TOTALS_KEY)
+    held = sums(tokens)
+    nonzero = " OR ".join(f"{total} <> 0" for total in TOTAL_EXPRESSIONS[: len(held)])
     return (
-        f"INSERT INTO {totals_table(grain)} AS r ({key}, runs, duration_count, duration_sum) "
-        f"SELECT {key}, {TOTALS} FROM changes WHERE true GROUP BY {key} "
-        f"HAVING sum(sign) <> 0 OR sum({COUNTED}) <> 0 "
-        f"OR coalesce(sum(duration_ms * sign), 0) <> 0 ORDER BY {key} "
-        f"ON CONFLICT ({key}) DO UPDATE SET runs = r.runs + excluded.runs, "
-        "duration_count = r.duration_count + excluded.duration_count, "
-        "duration_sum = r.duration_sum + excluded.duration_sum"
+        f"INSERT INTO {totals_table(grain)} AS r ({key}, {_columns(held)}) "
+        f"SELECT {key}, {totals(tokens)} FROM changes WHERE true GROUP BY {key} "
+        f"HAVING {nonzero} ORDER BY {key} "
+        f"ON CONFLICT ({key}) DO UPDATE SET "
+        + ", ".join(f"{c} = r.{c} + excluded.{c}" for c in held)
     )
 
 
@@ -146,26 +185,30 @@ def _insert_histogram(grain: Grain) -> str:
     )
 
 
-def upsert_totals(dialect: str, grain: Grain, sources: Sequence[tuple[str, int]]) -> str:
+def upsert_totals(
+    dialect: str, grain: Grain, sources: Sequence[tuple[str, int]], tokens: Tokens = "counted"
+) -> str:
     """Add the signed changes of ``sources`` to the per-key totals of ``grain``."""
-    return f"{_changes(dialect, grain, sources)} {_insert_totals(grain)}"
+    return f"{_changes(dialect, grain, sources, tokens)} {_insert_totals(grain, tokens)}"
 
 
-def upsert_histogram(dialect: str, grain: Grain, sources: Sequence[tuple[str, int]]) -> str:
+def upsert_histogram(
+    dialect: str, grain: Grain, sources: Sequence[tuple[str, int]], tokens: Tokens = "counted"
+) -> str:
     """Add the signed changes of ``sources`` to the duration histograms of ``grain``."""
-    return f"{_changes(dialect, grain, sources)} {_insert_histogram(grain)}"
+    return f"{_changes(dialect, grain, sources, tokens)} {_insert_histogram(grain)}"
 
 
-def expected_totals(dialect: str, grain: Grain) -> str:
+def expected_totals(dialect: str, grain: Grain, tokens: Tokens = "counted") -> str:
     """What the totals table of ``grain`` must hold, computed from ``flow_run``."""
     key = _columns(TOTALS_KEY)
-    changes = _changes(dialect, grain, [("flow_run", 1)])
-    return f"{changes} SELECT {key}, {TOTALS} FROM changes GROUP BY {key}"
+    changes = _changes(dialect, grain, [("flow_run", 1)], tokens)
+    return f"{changes} SELECT {key}, {totals(tokens)} FROM changes GROUP BY {key}"
 
 
-def expected_histogram(dialect: str, grain: Grain) -> str:
+def expected_histogram(dialect: str, grain: Grain, tokens: Tokens = "counted") -> str:
     key = _columns(HIST_KEY)
-    changes = _changes(dialect, grain, [("flow_run", 1)])
+    changes = _changes(dialect, grain, [("flow_run", 1)], tokens)
     return (
         f"{changes} SELECT {key}, sum(sign) FROM changes"
         f" WHERE duration_ms IS NOT NULL GROUP BY {key}"
@@ -179,18 +222,20 @@ def delete_emptied(dialect: str, grain: Grain, hist: bool, source: str) -> str:
     the key's first column and scanned the period's rows once per touched key. Any row
     at 0 is garbage, so all of the touched periods' rows at 0 may go."""
     table = histogram_table(grain) if hist else totals_table(grain)
-    period = _row_values(dialect, grain, "s")["period"]
+    period = _row_values(dialect, grain, "s", "null")["period"]
     touched = f"SELECT DISTINCT {period} FROM {source} s"
     return f"DELETE FROM {table} WHERE runs = 0 AND period IN ({touched})"
 
 
-def maintenance(dialect: str, sources: Sequence[tuple[str, int]]) -> list[str]:
+def maintenance(
+    dialect: str, sources: Sequence[tuple[str, int]], tokens: Tokens = "counted"
+) -> list[str]:
     """The statements applying the rows of ``sources`` (table or subquery, sign) to the
     rollup, set-based: the statement triggers' body, and a batched delete's own upkeep."""
     body = []
     for grain in GRAINS:
-        body += [upsert_totals(dialect, grain, sources)]
-        body += [upsert_histogram(dialect, grain, sources)]
+        body += [upsert_totals(dialect, grain, sources, tokens)]
+        body += [upsert_histogram(dialect, grain, sources, tokens)]
         for source, sign in sources:
             if sign < 0:
                 body.append(delete_emptied(dialect, grain, False, source))
@@ -198,6 +243,6 @@ def maintenance(dialect: str, sources: Sequence[tuple[str, int]]) -> list[str]:
     return body
 
 
-def subtract(dialect: str, source: str) -> list[str]:
+def subtract(dialect: str, source: str, tokens: Tokens = "counted") -> list[str]:
     """Take the rows of ``source`` (as they are before being deleted) out of the rollup."""
-    return maintenance(dialect, [(source, -1)])
+    return maintenance(dialect, [(source, -1)], tokens)

@@ -9,9 +9,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
-from sqlalchemy import Engine, FromClause, Table, inspect, select, union_all
+from sqlalchemy import Engine, FromClause, Table, inspect, null, select, union_all
+from sqlalchemy.sql.elements import ColumnElement
 
+from data.models import FlowRun
 from data.rollup.schema import Grain, all_tables
 from data.rollup.tables import (
     PENDING,
@@ -20,6 +23,7 @@ from data.rollup.tables import (
     RollupHour,
     RollupHourHistogram,
 )
+from data.sql_functions import usable_tokens
 
 TABLES: dict[Grain, tuple[Table, Table]] = {
     "hour": (RollupHour.__table__, RollupHourHistogram.__table__),  # type: ignore[dict-item]
@@ -36,10 +40,14 @@ def _with_pending(table: Table) -> FromClause:
 
 @dataclass(frozen=True)
 class Layout:
-    """Which rollup tables a database has: the rollup (0003), its pending tables (0006)."""
+    """What a database has: the rollup (0003), its pending tables (0006), a total_tokens
+    column on flow_run and token sums in the rollup (0007; the column only where
+    flow_run is ours or its owner allowed it)."""
 
     installed: bool
     pending: bool
+    run_tokens: bool = False
+    token_sums: bool = False
 
 
 # Per database URL: the layout and when it was read. Read again after a few seconds, in
@@ -56,11 +64,25 @@ def layout(engine: Engine) -> Layout:
     if known and now - known[1] < RECHECK_SECONDS:
         return known[0]
     with engine.connect() as conn:
-        tables = set(inspect(conn).get_table_names())
+        inspector = inspect(conn)
+        tables = set(inspector.get_table_names())
+        installed = set(all_tables()) <= tables
+        run_columns = (
+            {c["name"] for c in inspector.get_columns("flow_run")}
+            if ("flow_run" in tables)
+            else set()
+        )
+        rollup_columns = (
+            {c["name"] for c in inspector.get_columns(TABLES["hour"][0].name)}
+            if (installed)
+            else set()
+        )
     found = Layout(
-        installed=set(all_tables()) <= tables,
+        installed=installed,
         pending=engine.dialect.name == "postgresql"
         and {table.name for table in PENDING.values()} <= tables,
+        run_tokens="total_tokens" in run_columns,
+        token_sums="token_sum" in rollup_columns,
     )
     _LAYOUTS[key] = (found, now)
     return found
@@ -69,6 +91,14 @@ def layout(engine: Engine) -> Layout:
 def forget_layouts() -> None:
     """Read every database's layout again (after a migration in this process)."""
     _LAYOUTS.clear()
+
+
+def run_tokens(engine: Engine) -> ColumnElement[Any]:
+    """A run's usable token count as the raw-row queries read it; NULL where flow_run has
+    no total_tokens column (another application's table)."""
+    if layout(engine).run_tokens:
+        return usable_tokens(FlowRun.total_tokens)
+    return null()
 
 
 def rollup_tables(engine: Engine, grain: Grain) -> tuple[FromClause, FromClause]:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -37,6 +38,9 @@ class _RollupTotals:
     runs: Mapped[int] = mapped_column(BigInteger)
     duration_count: Mapped[int] = mapped_column(BigInteger)
     duration_sum: Mapped[int] = mapped_column(DURATION_SUM_TYPE)
+    # Runs with a token count, and their sum (migration 0007).
+    token_count: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    token_sum: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
 
 
 def _histogram_key() -> PrimaryKeyConstraint:
@@ -100,7 +104,10 @@ def _pending(table: Table) -> Table:
     issue 16, case 5); one transaction at a time folds them in (data.rollup.pending).
     Same columns, no key: an append never waits for another writer. Empty on SQLite,
     whose writers are serialised anyway."""
-    columns = [Column(c.name, c.type, nullable=False) for c in table.columns]
+    columns = [
+        Column(c.name, c.type, nullable=False, server_default=c.server_default and text("0"))
+        for c in table.columns
+    ]
     return Table(f"{table.name}_pending", Base.metadata, *columns)
 
 
@@ -118,7 +125,14 @@ REPLACED = Table(
     Column("id", AS_STORED, primary_key=True),
     *(
         Column(name, AS_STORED)
-        for name in ("started_at", "flow_id", "status", "trigger_type", "duration_ms")
+        for name in (
+            "started_at",
+            "flow_id",
+            "status",
+            "trigger_type",
+            "duration_ms",
+            "total_tokens",
+        )
     ),
 )
 """SQLite: the row an ``INSERT OR REPLACE`` (or ``UPDATE OR REPLACE``) is about to remove,

@@ -23,15 +23,17 @@ from data.rollup.schema import (
     HIST_KEY,
     PAUSE,
     PG_TRUNCATE_TRIGGER,
-    TOTALS,
     TOTALS_KEY,
     TRIGGER_NAMES,
     Grain,
+    Tokens,
     _changes,
     _columns,
     all_tables,
     histogram_table,
     maintenance,
+    sums,
+    totals,
     totals_table,
 )
 
@@ -53,7 +55,9 @@ def pending_table(table: str) -> str:
     return f"{table}_pending"
 
 
-def _append_pending(grain: Grain, hist: bool, sources: Sequence[tuple[str, int]]) -> str:
+def _append_pending(
+    grain: Grain, hist: bool, sources: Sequence[tuple[str, int]], tokens: Tokens
+) -> str:
     """The statement's signed changes, grouped by key, appended to a pending table."""
     if hist:
         key = _columns(HIST_KEY)
@@ -66,24 +70,25 @@ def _append_pending(grain: Grain, hist: bool, sources: Sequence[tuple[str, int]]
     else:
         key = _columns(TOTALS_KEY)
         into = pending_table(totals_table(grain))
-        select = f"SELECT {key}, {TOTALS} FROM changes GROUP BY {key}"
-        columns = f"{key}, runs, duration_count, duration_sum"
-    return f"{_changes('postgresql', grain, sources)} INSERT INTO {into} ({columns}) {select}"
+        select = f"SELECT {key}, {totals(tokens)} FROM changes GROUP BY {key}"
+        columns = f"{key}, {_columns(sums(tokens))}"
+    changes = _changes("postgresql", grain, sources, tokens)
+    return f"{changes} INSERT INTO {into} ({columns}) {select}"
 
 
-def _fold(grain: Grain, hist: bool) -> list[str]:
+def _fold(grain: Grain, hist: bool, tokens: Tokens) -> list[str]:
     """Move a pending table's rows into the rollup (one upsert per key, in key order),
     then delete exactly the keys that upsert brought to 0 (a statement cannot delete the
     rows it updates itself)."""
     table, key = (histogram_table(grain), HIST_KEY) if hist else (totals_table(grain), TOTALS_KEY)
-    sums = ("runs",) if hist else ("runs", "duration_count", "duration_sum")
+    held = ("runs",) if hist else sums(tokens)
     columns = _columns(key)
     upsert = (
-        f"INSERT INTO {table} AS r ({columns}, {', '.join(sums)})"
-        f" SELECT {columns}, {', '.join(f'sum({c})' for c in sums)} FROM moved"
-        f" GROUP BY {columns} HAVING {' OR '.join(f'sum({c}) <> 0' for c in sums)}"
+        f"INSERT INTO {table} AS r ({columns}, {', '.join(held)})"
+        f" SELECT {columns}, {', '.join(f'sum({c})' for c in held)} FROM moved"
+        f" GROUP BY {columns} HAVING {' OR '.join(f'sum({c}) <> 0' for c in held)}"
         f" ORDER BY {columns} ON CONFLICT ({columns}) DO UPDATE SET"
-        f" {', '.join(f'{c} = r.{c} + excluded.{c}' for c in sums)}"
+        f" {', '.join(f'{c} = r.{c} + excluded.{c}' for c in held)}"
     )
     returned = ", ".join(f"r.{c}" for c in key)
     arrays = ", ".join(f"array_agg({c})" for c in key)
@@ -113,30 +118,37 @@ def _plpgsql(name: str, returns: str, body: list[str], prelude: str = "") -> str
     )
 
 
-def compact_function() -> str:
+def compact_function(tokens: Tokens = "counted") -> str:
     """``flowrun_rollup_compact()``: fold every visible pending change into the rollup.
-    Callers hold the compaction lock (the triggers, ``flowruns rollup compact``)."""
-    body = [s for grain in GRAINS for hist in (False, True) for s in _fold(grain, hist)]
+    Callers hold the compaction lock (the triggers, a downgrade)."""
+    body = [s for grain in GRAINS for hist in (False, True) for s in _fold(grain, hist, tokens)]
     return _plpgsql(COMPACT, "void", body)
 
 
-def _trigger_function(name: str, sources: Sequence[tuple[str, int]], pausable: bool) -> str:
-    body = [_append_pending(g, hist, sources) for g in GRAINS for hist in (False, True)]
+def _trigger_function(
+    name: str, sources: Sequence[tuple[str, int]], pausable: bool, tokens: Tokens
+) -> str:
+    body = [_append_pending(g, hist, sources, tokens) for g in GRAINS for hist in (False, True)]
     body.append(f"IF pg_try_advisory_xact_lock({COMPACT_LOCK}) THEN PERFORM {COMPACT}(); END IF")
     skip = f"  IF {PAUSED} THEN\n    RETURN NULL;\n  END IF;\n" if pausable else ""
     return _plpgsql(name, "trigger", body, skip)
 
 
-def _upserting_function(name: str, sources: Sequence[tuple[str, int]], pausable: bool) -> str:
+def _upserting_function(
+    name: str, sources: Sequence[tuple[str, int]], pausable: bool, tokens: Tokens
+) -> str:
     """Before 0006 (a downgrade): upserts into the rollup in the writer's statement."""
-    body = maintenance("postgresql", sources)
+    body = maintenance("postgresql", sources, tokens)
     skip = f"  IF {PAUSED} THEN\n    RETURN NULL;\n  END IF;\n" if pausable else ""
     return _plpgsql(name, "trigger", body, skip)
 
 
-def postgres_triggers(pausable: bool = False, pending: bool = False) -> list[str]:
+def postgres_triggers(
+    pausable: bool = False, pending: bool = False, tokens: Tokens = "counted"
+) -> list[str]:
     """The statement triggers; ``pausable``: the delete trigger skips a transaction holding
-    a pause row (0005); ``pending``: changes go through the pending tables (0006)."""
+    a pause row (0005); ``pending``: changes go through the pending tables (0006);
+    ``tokens``: flow_run has a total_tokens column (0007)."""
     new, old = ("new_rows", 1), ("old_rows", -1)
     events = {
         TRIGGER_NAMES[0]: ("INSERT", "NEW TABLE AS new_rows", [new]),
@@ -144,9 +156,9 @@ def postgres_triggers(pausable: bool = False, pending: bool = False) -> list[str
         TRIGGER_NAMES[2]: ("DELETE", "OLD TABLE AS old_rows", [old]),
     }
     make = _trigger_function if pending else _upserting_function
-    statements = [compact_function()] if pending else []
+    statements = [compact_function(tokens)] if pending else []
     for name, (event, referencing, sources) in events.items():
-        statements.append(make(name, sources, pausable and event == "DELETE"))
+        statements.append(make(name, sources, pausable and event == "DELETE", tokens))
         statements.append(
             f"CREATE TRIGGER {name} AFTER {event} ON flow_run REFERENCING {referencing}"
             f" FOR EACH STATEMENT EXECUTE FUNCTION {name}()"

@@ -24,16 +24,17 @@ from data.rollup.schema import (
     TOTALS_KEY,
     TRIGGER_NAMES,
     WATCHED,
+    Tokens,
     _columns,
     _row_values,
     histogram_table,
+    sums,
     totals_table,
     usable,
 )
 
 PAUSED = f"EXISTS (SELECT 1 FROM {PAUSE})"
 REPLACED = "flowrun_rollup_replaced"
-REPLACED_COLUMNS = ("id", *WATCHED)
 GUARD_TRIGGERS = (
     "flowrun_rollup_replace_before_insert",
     "flowrun_rollup_replace_after_insert",
@@ -44,25 +45,35 @@ GUARD_TRIGGERS = (
 )
 
 
-def _row_change(row: str, sign: int, source: str = "") -> list[str]:
+def watched(tokens: Tokens) -> tuple[str, ...]:
+    """The columns a change of which moves a run in the rollup."""
+    return (*WATCHED, "total_tokens") if tokens == "counted" else WATCHED
+
+
+def _row_change(row: str, sign: int, tokens: Tokens, source: str = "") -> list[str]:
     """Statements applying one row with ``sign``: ``NEW``/``OLD``, or (``source``) the
     row of that table (aliased ``row``) whose id is ``NEW.id``."""
     found = f" FROM {source} AS {row} WHERE {row}.id = NEW.id" if source else " WHERE true"
     statements = []
     for grain in GRAINS:
-        values = _row_values("sqlite", grain, row)
-        duration = usable("sqlite", row)
+        values = _row_values("sqlite", grain, row, tokens)
+        duration, counted = usable("sqlite", row), values["tokens"]
         totals_key, hist_key = _columns(TOTALS_KEY), _columns(HIST_KEY)
         totals_values = ", ".join(values[c] for c in TOTALS_KEY)
         hist_values = ", ".join(values[c] for c in HIST_KEY)
+        values_of_sums = [
+            f"{sign}",
+            f"{sign} * ({duration} IS NOT NULL)",
+            f"{sign} * coalesce({duration}, 0)",
+            f"{sign} * ({counted} IS NOT NULL)",
+            f"{sign} * coalesce({counted}, 0)",
+        ][: len(sums(tokens))]
         statements += [
             # "WHERE" before ON CONFLICT: without it SQLite reads ON as a join's.
-            f"INSERT INTO {totals_table(grain)} ({totals_key}, runs, duration_count,"
-            f" duration_sum) SELECT {totals_values}, {sign},"
-            f" {sign} * ({duration} IS NOT NULL), {sign} * coalesce({duration}, 0){found}"
-            f" ON CONFLICT ({totals_key}) DO UPDATE SET runs = runs + excluded.runs,"
-            " duration_count = duration_count + excluded.duration_count,"
-            " duration_sum = duration_sum + excluded.duration_sum",
+            f"INSERT INTO {totals_table(grain)} ({totals_key}, {_columns(sums(tokens))})"
+            f" SELECT {totals_values}, {', '.join(values_of_sums)}{found}"
+            f" ON CONFLICT ({totals_key}) DO UPDATE SET "
+            + ", ".join(f"{c} = {c} + excluded.{c}" for c in sums(tokens)),
             f"INSERT INTO {histogram_table(grain)} ({hist_key}, runs) SELECT {hist_values},"
             f" {sign}{found} AND {duration} IS NOT NULL"
             f" ON CONFLICT ({hist_key}) DO UPDATE SET runs = runs + excluded.runs",
@@ -85,15 +96,15 @@ def _trigger(name: str, event: str, body: list[str], when: str = "") -> str:
     return f"{head}\nBEGIN\n{statements}END"
 
 
-def _replace_guards() -> list[str]:
-    columns = _columns(REPLACED_COLUMNS)
+def _replace_guards(tokens: Tokens) -> list[str]:
+    columns = _columns(("id", *watched(tokens)))
     keep = [
         f"DELETE FROM {REPLACED} WHERE id = NEW.id",
         f"INSERT INTO {REPLACED} ({columns}) SELECT {columns} FROM flow_run WHERE id = NEW.id",
     ]
     # Every row found here is the replaced one, or left over by an INSERT OR IGNORE that
     # did not insert (its AFTER trigger never ran): either way, gone after this.
-    take_out = [*_row_change("r", -1, REPLACED), f"DELETE FROM {REPLACED}"]
+    take_out = [*_row_change("r", -1, tokens, REPLACED), f"DELETE FROM {REPLACED}"]
     left = f" WHEN EXISTS (SELECT 1 FROM {REPLACED})"
     return [
         _trigger(
@@ -117,19 +128,23 @@ def _time_guards() -> list[str]:
     ]
 
 
-def sqlite_triggers(pausable: bool = False, guarded: bool = False) -> list[str]:
+def sqlite_triggers(
+    pausable: bool = False, guarded: bool = False, tokens: Tokens = "counted"
+) -> list[str]:
     """The rollup's row triggers. With ``pausable`` the delete trigger skips a transaction
-    holding a pause row (0005); with ``guarded``, the guards of 0006 as well."""
-    changed = " OR ".join(f"OLD.{column} IS NOT NEW.{column}" for column in WATCHED)
-    on_delete = _row_change("OLD", -1)
+    holding a pause row (0005); with ``guarded``, the guards of 0006 as well; ``tokens``:
+    flow_run has a total_tokens column (0007)."""
+    columns = watched(tokens)
+    changed = " OR ".join(f"OLD.{column} IS NOT NEW.{column}" for column in columns)
+    on_delete = _row_change("OLD", -1, tokens)
     if guarded:
         on_delete = [f"DELETE FROM {REPLACED} WHERE id = OLD.id", *on_delete]
     triggers = [
-        _trigger(TRIGGER_NAMES[0], "AFTER INSERT", _row_change("NEW", 1)),
+        _trigger(TRIGGER_NAMES[0], "AFTER INSERT", _row_change("NEW", 1, tokens)),
         _trigger(
             TRIGGER_NAMES[1],
-            f"AFTER UPDATE OF {', '.join(WATCHED)}",
-            _row_change("OLD", -1) + _row_change("NEW", 1),
+            f"AFTER UPDATE OF {', '.join(columns)}",
+            _row_change("OLD", -1, tokens) + _row_change("NEW", 1, tokens),
             f" WHEN {changed}",
         ),
         _trigger(
@@ -139,7 +154,7 @@ def sqlite_triggers(pausable: bool = False, guarded: bool = False) -> list[str]:
             f" WHEN NOT {PAUSED}" if pausable else "",
         ),
     ]
-    return triggers + (_replace_guards() + _time_guards() if guarded else [])
+    return triggers + (_replace_guards(tokens) + _time_guards() if guarded else [])
 
 
 def drop_sqlite_triggers() -> list[str]:

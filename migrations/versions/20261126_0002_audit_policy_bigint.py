@@ -6,14 +6,18 @@ Create Date: 2026-11-26
 
 kozmoai/Langflow created ``duration_ms`` as a 32-bit integer: on PostgreSQL a run longer
 than 24.8 days could not be finished. Widening it keeps every value and stays readable by
-Langflow. SQLite's INTEGER already holds 64 bits, so nothing is rebuilt there. The new
-tables are ours alone and are only created when missing.
+Langflow, but it changes another application's table: it is done only when flow_run is
+ours or with `flowruns init-db --alter-owner-tables` (data.ownership). SQLite's INTEGER
+already holds 64 bits, so nothing is rebuilt there. The new tables are ours alone and are
+only created when missing.
 """
 
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
+
+from data.ownership import may_alter
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -81,10 +85,17 @@ def _create_policy() -> None:
     )
 
 
+def _allowed() -> bool:
+    """Another application's flow_run is widened only when its owner asked for it."""
+    allowed = bool(context.config.attributes.get("alter_owner_tables", False))
+    return may_alter(op.get_bind(), "flow_run", allowed)
+
+
 def upgrade() -> None:
-    if _is_postgres() and not _duration_is_bigint():
+    if _is_postgres() and not _duration_is_bigint() and _allowed():
         # Rewrites the table (and its indexes) under an exclusive lock: minutes on a
-        # table of millions of runs. Run init-db in a quiet moment.
+        # table of millions of runs. Run init-db in a quiet moment. Without it, a run
+        # longer than 24.8 days is stored without a duration (data.recorder).
         op.alter_column("flow_run", "duration_ms", type_=sa.BigInteger(), existing_nullable=True)
     if not _exists("flowrun_audit"):
         _create_audit()

@@ -25,9 +25,8 @@ import sqlalchemy as sa
 from alembic import op
 
 from data.canonical_time import any_needs_rewrite_sql, rewrite_statement
-from data.rollup.maintain import install, rebuild_in, uninstall
-from data.rollup.tables import AS_STORED, PENDING
-from data.rollup.triggers_pg import COMPACT, COMPACT_LOCK
+from data.rollup.maintain import fold_pending, install, rebuild_in, uninstall
+from data.rollup.tables import AS_STORED
 from data.sql_functions import usable_duration_sql
 
 revision: str = "0006"
@@ -47,14 +46,24 @@ KEY_TYPES = {
     "duration_count": sa.BigInteger(),
     "duration_sum": SUM_TYPE,
 }
+# As the rollup tables were at 0006 (0007 adds token sums to the totals).
+_TOTALS = ("period", "flow_id", "status", "trigger_type", "runs", "duration_count", "duration_sum")
+_HISTOGRAM = ("period", "flow_id", "status", "bucket", "runs")
+PENDING_COLUMNS = {
+    "flowrun_rollup_hour": _TOTALS,
+    "flowrun_rollup_hour_hist": _HISTOGRAM,
+    "flowrun_rollup_day": _TOTALS,
+    "flowrun_rollup_day_hist": _HISTOGRAM,
+}
 REPLACED_COLUMNS = ("started_at", "flow_id", "status", "trigger_type", "duration_ms")
 
 
 def upgrade() -> None:
     connection = op.get_bind()
-    for name, table in PENDING.items():
-        columns = [sa.Column(c.name, KEY_TYPES[c.name], nullable=False) for c in table.c]
-        op.create_table(f"{name}_pending", *columns)
+    for name, columns in PENDING_COLUMNS.items():
+        op.create_table(
+            f"{name}_pending", *(sa.Column(c, KEY_TYPES[c], nullable=False) for c in columns)
+        )
     op.create_table(
         "flowrun_rollup_replaced",
         sa.Column("id", AS_STORED, nullable=False),
@@ -74,12 +83,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     connection = op.get_bind()
-    if connection.dialect.name == "postgresql":
-        # Fold what is pending before its tables go.
-        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({COMPACT_LOCK})")
-        connection.exec_driver_sql(f"SELECT {COMPACT}()")
+    fold_pending(connection)  # before the pending tables (and their columns) go
     uninstall(connection)
     op.drop_table("flowrun_rollup_replaced")
-    for name in PENDING:
+    for name in PENDING_COLUMNS:
         op.drop_table(f"{name}_pending")
     install(connection)  # the triggers of 0005

@@ -42,6 +42,7 @@ RUN_COLUMNS = (
     "inputs",
     "outputs",
     "metadata",
+    "total_tokens",
 )
 
 
@@ -76,6 +77,7 @@ class World:
             "inputs": None,
             "outputs": None,
             "metadata": None,
+            "total_tokens": None,
         }
         unknown = set(values) - set(row)
         assert not unknown, f"unknown run fields {unknown}"

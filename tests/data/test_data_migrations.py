@@ -14,7 +14,7 @@ from alembic.migration import MigrationContext
 from runfactory import at, make_world, temporary_pg_database
 from sqlalchemy import Engine, inspect, text
 
-from data import migrate
+from data import migrate, ownership
 from data import queries as q
 from data.accounts import authenticate, create_api_key
 from data.db import build_engine
@@ -45,6 +45,10 @@ APP_TABLES = {
     "flowrun_rollup_day_pending",
     "flowrun_rollup_day_hist_pending",
     "flowrun_rollup_replaced",
+    "flowrun_foreign_table",
+    "flowrun_step",
+    "flowrun_model_price",
+    "flowrun_sync_state",
 }
 EXPECTED_FLOW_RUN_INDEXES = {
     "ix_flow_run_flow_id",
@@ -189,7 +193,12 @@ def test_upgrading_a_langflow_database_keeps_its_tables_and_rows(fresh_url: str)
         inspector = inspect(engine)
         tables = set(inspector.get_table_names())
         assert tables == APP_TABLES | {VERSION_TABLE, "alembic_version"}
-        assert duration_type(engine) == ("BIGINT" if postgres else "INTEGER")
+        # flow_run is Langflow's here: its columns are kept as they are (issue 17).
+        assert duration_type(engine) == "INTEGER"
+        assert "total_tokens" not in {c["name"] for c in inspector.get_columns("flow_run")}
+        with engine.connect() as conn:
+            assert set(ownership.foreign_tables(conn)) == {"user", "flow", "flow_run"}
+            assert ownership.kept_as_they_are(conn)[0].startswith("flow_run belongs to another")
         assert {i["name"] for i in inspector.get_indexes("flow_run")} >= EXPECTED_FLOW_RUN_INDEXES
         # Langflow's own columns and migration history are untouched.
         assert "folder_id" in {c["name"] for c in inspector.get_columns("flow")}
@@ -233,6 +242,17 @@ def test_upgrading_a_langflow_database_keeps_its_tables_and_rows(fresh_url: str)
         assert {i["name"] for i in inspect(engine).get_indexes("flow_run")} >= (
             EXPECTED_FLOW_RUN_INDEXES
         )
+        # Asked for: the owner's table gets our columns, and the rollup counts tokens.
+        migrate.downgrade(fresh_url, "0001")
+        migrate.upgrade(fresh_url, alter_owner_tables=True)
+        assert duration_type(engine) == ("BIGINT" if postgres else "INTEGER")
+        assert "total_tokens" in {c["name"] for c in inspect(engine).get_columns("flow_run")}
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE flow_run SET total_tokens = 42"))
+        assert q.run_stats(engine, FlowRunFilter(), exact=False).total == 1
+        assert check_rollup(engine).consistent
+        with engine.connect() as conn:
+            assert ownership.kept_as_they_are(conn) == []
     finally:
         engine.dispose()
 

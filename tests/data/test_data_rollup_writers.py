@@ -294,3 +294,33 @@ def test_sqlite_migration_keeps_other_writers_out_until_it_commits(
         assert q.run_stats(engine, FlowRunFilter(), compare=False, exact=False).total == 1
     finally:
         engine.dispose()
+
+
+TOKENS = [None, 0, 1, 15_000, 2**40, 2**40 + 1, -5, 7]
+
+
+def test_tokens_are_summed_alike_by_the_rollup_and_raw_rows(engine: Engine, world: World) -> None:
+    """Issue 17: total_tokens is summed in the rollup; a count outside 0..2^40 (another
+    engine's) counts as no count, on both paths; updates and deletes follow."""
+    world.add(
+        world.run(started_at=datetime(2026, 2, 1, h % 24, tzinfo=UTC), total_tokens=tokens)
+        for h, tokens in enumerate(TOKENS * 3)
+    )
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE flow_run SET total_tokens = 100 WHERE total_tokens = 7"))
+        conn.execute(text("DELETE FROM flow_run WHERE total_tokens = 15000"))
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT total_tokens FROM flow_run")).scalars().all()
+    usable = [t for t in stored if t is not None and 0 <= t <= 2**40]
+    assert check(engine).consistent
+    for exact in (True, False):
+        stats = q.run_stats(engine, FlowRunFilter(), compare=False, exact=exact)
+        assert (stats.token_runs, stats.total_tokens) == (len(usable), sum(usable))
+        flows = q.flow_breakdown(engine, FlowRunFilter(), exact=exact)
+        assert int(flows["total_tokens"].sum()) == sum(usable)
+        window = FlowRunFilter(
+            started_after=datetime(2026, 2, 1, tzinfo=UTC),
+            started_before=datetime(2026, 2, 2, tzinfo=UTC),
+        )
+        series = q.run_timeseries(engine, window, bucket="hour", exact=exact)
+        assert int(series["total_tokens"].sum()) == sum(usable)
