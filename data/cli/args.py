@@ -34,6 +34,22 @@ def bounded(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+def seconds(low: float, high: float) -> Callable[[str], float]:
+    """An argparse type: a number of seconds in [low, high], else a message saying which."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number") from None
+        if not low <= value <= high:  # NaN fails both
+            raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g} seconds")
+        return value
+
+    parse.__name__ = "number of seconds"
+    return parse
+
+
 def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("filters")
     group.add_argument(

@@ -12,6 +12,7 @@ from typing import NoReturn
 
 from data.cli.args import add_filter_arguments, bounded
 from data.cli.errors import EXIT_INPUT, report
+from data.cli.sync_commands import add_sync_parser
 from data.db import InvalidDatabaseUrl, build_engine, parse_database_url
 from data.settings import SettingsError, get_settings
 
@@ -92,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     create_user.add_argument("username")
     create_user.add_argument("--superuser", action="store_true")
 
+    add_sync_parser(sub)
     rollup = sub.add_parser("rollup", help="the overview's rollup tables").add_subparsers(
         dest="rollup_command", required=True, parser_class=OneLineParser
     )
@@ -126,6 +128,8 @@ HANDLERS: dict[str, str] = {
     "api-key:revoke": "key_revoke",
     "rollup:rebuild": "rollup_rebuild",
     "rollup:check": "rollup_check",
+    "sync:langflow": "sync_langflow",
+    "sync:status": "sync_status",
 }
 
 
@@ -134,6 +138,7 @@ def _handler_name(args: argparse.Namespace) -> str:
         getattr(args, "user_command", None)
         or getattr(args, "key_command", None)
         or getattr(args, "rollup_command", None)
+        or getattr(args, "sync_command", None)
     )
     return f"{args.command}:{detail}" if detail else str(args.command)
 
@@ -175,11 +180,12 @@ def _run(args: argparse.Namespace) -> int:
     get_settings()  # an invalid FLOWRUNS_* value stops every command, naming the variable
     url = _database_url(args)
     parse_database_url(url)  # a malformed URL is bad input, before any command touches it
-    from data.cli import commands
+    from data.cli import commands, sync_commands
 
     if args.command == "init-db":
         return commands.init_db(args, url)
-    handler: Handler = getattr(commands, HANDLERS[_handler_name(args)])
+    name = HANDLERS[_handler_name(args)]
+    handler: Handler = getattr(commands, name, None) or getattr(sync_commands, name)
     engine = build_engine(url, read_only=_reads_replica(args))
     try:
         return handler(args, engine)
