@@ -1,0 +1,208 @@
+"""Make Langflow test fixtures with a real Langflow: install it, run flows, save the databases.
+
+    .venv/bin/python scripts/langflow_fixtures/make_fixtures.py [--version 1.13.0]
+
+See README.md beside this file for what it makes and what it needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import fake_openai
+import legacy
+import scenarios
+from probe import Probe
+from server import (
+    PROFILES,
+    SUPERUSER,
+    SUPERUSER_PASSWORD,
+    LangflowServer,
+    Profile,
+    ensure_venv,
+    installed_versions,
+)
+from snapshot import SCRUBBED_TABLES, pg_dump, replay, scratch_database, sqlite_snapshot
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_PG = os.environ.get(
+    "FLOWRUNS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+SQLITE_FILE = "langflow.sqlite"
+PG_FILE = "langflow.postgresql.sql"
+Runner = Callable[[LangflowServer, Probe, str], dict[str, Any]]
+
+
+def run_traces(server: LangflowServer, probe: Probe, llm_base_url: str) -> dict[str, Any]:
+    """Langflow >= 1.8: flows, finished runs, a deleted flow, and one run left in flight."""
+    token = server.client.login(SUPERUSER, SUPERUSER_PASSWORD)
+    scenario = scenarios.Scenario(server.client, probe, token)
+    scenario.create_users()
+    scenario.create_flows(llm_base_url)
+    scenario.run_all()
+    deleted = scenario.delete_after_run()
+    in_flight = scenario.start_in_flight()
+    return {
+        "flows": {key: scenario.flow_ids[key] for key in scenarios.FLOWS},
+        "runs": [*scenario.runs, in_flight],
+        "deleted_flow_run": deleted,
+    }
+
+
+def scrub(probe: Probe) -> dict[str, int]:
+    """Empty the credential tables in the live database (API keys are stored usable)."""
+    removed = {}
+    for table in SCRUBBED_TABLES:
+        if probe.has_table(table):
+            removed[table] = int(probe.rows(f"SELECT count(*) FROM {table}")[0][0])
+            probe.execute(f"DELETE FROM {table}")
+    return removed
+
+
+def row_counts(probe: Probe, tables: tuple[str, ...]) -> dict[str, int]:
+    quoted = {t: f'"{t}"' for t in tables}
+    return {t: int(probe.rows(f"SELECT count(*) FROM {quoted[t]}")[0][0]) for t in tables}
+
+
+def counted_tables(profile: Profile) -> tuple[str, ...]:
+    if profile.native_traces:
+        return ("trace", "span", "job", "flow", "user", "transaction")
+    return ("flow", "user", "transaction", "message")
+
+
+def make_backend(
+    backend: str, profile: Profile, venv: Path, work: Path, out: Path, admin_pg: str
+) -> dict[str, Any]:
+    runner: Runner = run_traces if profile.native_traces else legacy.run_transactions
+    work.mkdir(parents=True)
+    with fake_openai.FakeOpenAI() as fake:
+        if backend == "sqlite":
+            live = work / "langflow.db"
+            result = _session(
+                profile,
+                venv,
+                work,
+                f"sqlite:///{live}",
+                Probe(sqlite_path=live),
+                runner,
+                fake.base_url,
+                lambda: sqlite_snapshot(live, out / SQLITE_FILE),
+            )
+        else:
+            with scratch_database(admin_pg, "langflow_fixture") as uri:
+                result = _session(
+                    profile,
+                    venv,
+                    work,
+                    uri,
+                    Probe(pg_conninfo=uri),
+                    runner,
+                    fake.base_url,
+                    lambda: pg_dump(uri, out / PG_FILE),
+                )
+            with scratch_database(admin_pg, "langflow_replay") as uri:
+                replay(out / PG_FILE, uri)
+                replayed = row_counts(Probe(pg_conninfo=uri), counted_tables(profile))
+            if replayed != result["row_counts"]:
+                raise RuntimeError(f"dump replays as {replayed}, not {result['row_counts']}")
+        result["llm_calls_answered"] = fake.calls
+    return result
+
+
+def _session(
+    profile: Profile,
+    venv: Path,
+    work: Path,
+    url: str,
+    probe: Probe,
+    runner: Runner,
+    llm_base_url: str,
+    save: Callable[[], None],
+) -> dict[str, Any]:
+    with LangflowServer(venv, profile, work, url) as server:
+        started = time.monotonic()
+        result = runner(server, probe, llm_base_url)
+        result["scrubbed_rows"] = scrub(probe)
+        time.sleep(3)  # Langflow batches transaction/vertex_build writes every 0.5 s
+        result["row_counts"] = row_counts(probe, counted_tables(profile))
+        save()  # while the in-flight run is still running
+        result["scenario_seconds"] = round(time.monotonic() - started, 1)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--version", choices=sorted(PROFILES), default="1.13.0")
+    parser.add_argument("--backends", default=None, help="sqlite,postgresql (default: all)")
+    parser.add_argument("--venv", type=Path, help="Langflow's virtualenv (created if missing)")
+    parser.add_argument("--out", type=Path, help="fixture folder (default tests/fixtures/...)")
+    parser.add_argument("--pg-admin-url", default=DEFAULT_PG)
+    parser.add_argument("--keep-work", action="store_true", help="keep Langflow logs and DBs")
+    args = parser.parse_args(argv)
+
+    profile = PROFILES[args.version]
+    default_backends = "sqlite,postgresql" if profile.native_traces else "sqlite"
+    backends = (args.backends or default_backends).split(",")
+    var = REPO / "var" / "langflow-fixtures"
+    venv = ensure_venv(profile, (args.venv or var / f"venv-{profile.version}").resolve())
+    out = args.out or REPO / "tests" / "fixtures" / "langflow" / profile.version
+    out.mkdir(parents=True, exist_ok=True)
+    var.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="work-", dir=var))
+    manifest = _manifest_head(profile, venv)
+    try:
+        for backend in backends:
+            print(f"{profile.version} on {backend}: starting Langflow", flush=True)
+            manifest["backends"][backend] = make_backend(
+                backend, profile, venv, work / backend, out, args.pg_admin_url
+            )
+    except Exception:
+        print(f"failed; Langflow's logs are kept in {work}", file=sys.stderr)
+        raise
+    if not args.keep_work:
+        shutil.rmtree(work)
+    manifest["files"] = {p.name: p.stat().st_size for p in sorted(out.iterdir()) if p.is_file()}
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    for name, size in manifest["files"].items():
+        print(f"{out / name}: {size / 1024:.0f} KiB")
+    return 0
+
+
+def _manifest_head(profile: Profile, venv: Path) -> dict[str, Any]:
+    names = ("langflow-base", "lfx", "lfx-openai", "langchain-openai", "psycopg2-binary")
+    return {
+        "generated_by": "scripts/langflow_fixtures/make_fixtures.py",
+        "langflow_version": profile.version,
+        "packages": installed_versions(venv, names),
+        "native_traces": profile.native_traces,
+        "users": {
+            "admin": {"username": SUPERUSER, "password": SUPERUSER_PASSWORD, "superuser": True},
+            "second": {
+                "username": scenarios.SECOND_USER,
+                "password": scenarios.SECOND_PASSWORD,
+                "superuser": False,
+            },
+        },
+        "fake_llm": {
+            "model": fake_openai.MODEL,
+            "prompt_tokens_per_call": fake_openai.PROMPT_TOKENS,
+            "completion_tokens_per_call": fake_openai.COMPLETION_TOKENS,
+        },
+        "scrubbed_tables": list(SCRUBBED_TABLES),
+        "backends": {},
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())
