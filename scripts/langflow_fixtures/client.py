@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import urllib.error
 import urllib.parse
@@ -45,7 +46,11 @@ class LangflowClient:
         )
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
-                return response.status, response.read()
+                raw = response.read()
+                # Langflow 1.7 gzips /api/v1/all even when the client did not ask for it.
+                if response.headers.get("Content-Encoding") == "gzip":
+                    raw = gzip.decompress(raw)
+                return response.status, raw
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()
 

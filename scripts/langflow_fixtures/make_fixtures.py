@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,6 @@ DEFAULT_PG = os.environ.get(
 )
 SQLITE_FILE = "langflow.sqlite"
 PG_FILE = "langflow.postgresql.sql"
-Runner = Callable[[LangflowServer, Probe, str], dict[str, Any]]
 
 
 def run_traces(server: LangflowServer, probe: Probe, llm_base_url: str) -> dict[str, Any]:
@@ -78,65 +78,63 @@ def row_counts(probe: Probe, tables: tuple[str, ...]) -> dict[str, int]:
 def counted_tables(profile: Profile) -> tuple[str, ...]:
     if profile.native_traces:
         return ("trace", "span", "job", "flow", "user", "transaction")
-    return ("flow", "user", "transaction", "message")
+    return ("flow", "user", "transaction", "message", "vertex_build")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one Langflow session keeps its database, and how that database is saved."""
+
+    url: str  # Langflow's LANGFLOW_DATABASE_URL
+    probe: Probe
+    save: Callable[[], Probe]  # writes the fixture; returns a probe on what was written
 
 
 def make_backend(
     backend: str, profile: Profile, venv: Path, work: Path, out: Path, admin_pg: str
 ) -> dict[str, Any]:
-    runner: Runner = run_traces if profile.native_traces else legacy.run_transactions
     work.mkdir(parents=True)
     with fake_openai.FakeOpenAI() as fake:
         if backend == "sqlite":
             live = work / "langflow.db"
-            result = _session(
-                profile,
-                venv,
-                work,
-                f"sqlite:///{live}",
-                Probe(sqlite_path=live),
-                runner,
-                fake.base_url,
-                lambda: sqlite_snapshot(live, out / SQLITE_FILE),
-            )
+
+            def save_sqlite() -> Probe:
+                sqlite_snapshot(live, out / SQLITE_FILE)
+                return Probe(sqlite_path=out / SQLITE_FILE)
+
+            target = Target(f"sqlite:///{live}", Probe(sqlite_path=live), save_sqlite)
+            result = _session(profile, venv, work, target, fake.base_url)
         else:
-            with scratch_database(admin_pg, "langflow_fixture") as uri:
-                result = _session(
-                    profile,
-                    venv,
-                    work,
-                    uri,
-                    Probe(pg_conninfo=uri),
-                    runner,
-                    fake.base_url,
-                    lambda: pg_dump(uri, out / PG_FILE),
-                )
-            with scratch_database(admin_pg, "langflow_replay") as uri:
-                replay(out / PG_FILE, uri)
-                replayed = row_counts(Probe(pg_conninfo=uri), counted_tables(profile))
-            if replayed != result["row_counts"]:
-                raise RuntimeError(f"dump replays as {replayed}, not {result['row_counts']}")
+            with (
+                scratch_database(admin_pg, "langflow_fixture") as uri,
+                scratch_database(admin_pg, "langflow_replay") as replay_uri,
+            ):
+
+                def save_pg() -> Probe:
+                    pg_dump(uri, out / PG_FILE)
+                    replay(out / PG_FILE, replay_uri)
+                    return Probe(pg_conninfo=replay_uri)
+
+                target = Target(uri, Probe(pg_conninfo=uri), save_pg)
+                result = _session(profile, venv, work, target, fake.base_url)
         result["llm_calls_answered"] = fake.calls
     return result
 
 
 def _session(
-    profile: Profile,
-    venv: Path,
-    work: Path,
-    url: str,
-    probe: Probe,
-    runner: Runner,
-    llm_base_url: str,
-    save: Callable[[], None],
+    profile: Profile, venv: Path, work: Path, target: Target, llm_base_url: str
 ) -> dict[str, Any]:
-    with LangflowServer(venv, profile, work, url) as server:
+    runner = run_traces if profile.native_traces else legacy.run_transactions
+    tables = counted_tables(profile)
+    with LangflowServer(venv, profile, work, target.url) as server:
         started = time.monotonic()
-        result = runner(server, probe, llm_base_url)
-        result["scrubbed_rows"] = scrub(probe)
+        result = runner(server, target.probe, llm_base_url)
+        result["scrubbed_rows"] = scrub(target.probe)
         time.sleep(3)  # Langflow batches transaction/vertex_build writes every 0.5 s
-        result["row_counts"] = row_counts(probe, counted_tables(profile))
-        save()  # while the in-flight run is still running
+        result["row_counts"] = row_counts(target.probe, tables)
+        saved = row_counts(target.save(), tables)  # while the in-flight run still runs
+        if saved != result["row_counts"]:
+            raise RuntimeError(f"the saved fixture holds {saved}, not {result['row_counts']}")
         result["scenario_seconds"] = round(time.monotonic() - started, 1)
     return result
 
@@ -172,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         raise
     if not args.keep_work:
         shutil.rmtree(work)
-    manifest["files"] = {p.name: p.stat().st_size for p in sorted(out.iterdir()) if p.is_file()}
+    fixtures = [p for p in sorted(out.iterdir()) if p.is_file() and p.name != "manifest.json"]
+    manifest["files"] = {p.name: p.stat().st_size for p in fixtures}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     for name, size in manifest["files"].items():
         print(f"{out / name}: {size / 1024:.0f} KiB")
@@ -180,20 +179,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _manifest_head(profile: Profile, venv: Path) -> dict[str, Any]:
-    names = ("langflow-base", "lfx", "lfx-openai", "langchain-openai", "psycopg2-binary")
+    users: dict[str, Any] = {
+        "admin": {"username": SUPERUSER, "password": SUPERUSER_PASSWORD, "superuser": True}
+    }
+    if profile.native_traces:  # the older scenario runs as the superuser only
+        users["second"] = {
+            "username": scenarios.SECOND_USER,
+            "password": scenarios.SECOND_PASSWORD,
+            "superuser": False,
+        }
+    names = ("langflow-base", "lfx", "lfx-openai", "langchain-openai", "psycopg", "psycopg2-binary")
     return {
         "generated_by": "scripts/langflow_fixtures/make_fixtures.py",
         "langflow_version": profile.version,
         "packages": installed_versions(venv, names),
         "native_traces": profile.native_traces,
-        "users": {
-            "admin": {"username": SUPERUSER, "password": SUPERUSER_PASSWORD, "superuser": True},
-            "second": {
-                "username": scenarios.SECOND_USER,
-                "password": scenarios.SECOND_PASSWORD,
-                "superuser": False,
-            },
-        },
+        "users": users,
         "fake_llm": {
             "model": fake_openai.MODEL,
             "prompt_tokens_per_call": fake_openai.PROMPT_TOKENS,

@@ -47,20 +47,15 @@ class Probe:
             sql = f"SELECT 1 FROM information_schema.tables WHERE table_name='{name}'"
         return bool(self.rows(sql))
 
+    def ids(self, sql: str) -> set[str]:
+        """The first column of a query, as canonical UUID strings."""
+        return {_uuid(r[0]) for r in self.rows(sql)}
+
     def trace_ids(self) -> set[str]:
-        return {_uuid(r[0]) for r in self.rows("SELECT id FROM trace")}
+        return self.ids("SELECT id FROM trace")
 
     def job_ids(self) -> set[str]:
-        return {_uuid(r[0]) for r in self.rows("SELECT job_id FROM job")}
-
-    def transaction_ids(self) -> set[str]:
-        return {_uuid(r[0]) for r in self.rows('SELECT id FROM "transaction"')}
-
-    def transaction_statuses(self, ids: list[str]) -> list[str]:
-        keys = ", ".join(f"'{i.replace('-', '')}'" for i in ids) or "''"
-        return [
-            str(r[0]) for r in self.rows(f'SELECT status FROM "transaction" WHERE id IN ({keys})')
-        ]
+        return self.ids("SELECT job_id FROM job")
 
     def job(self, job_id: str) -> dict[str, Any] | None:
         key = job_id.replace("-", "") if self.sqlite_path is not None else job_id

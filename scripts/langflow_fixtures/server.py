@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -31,15 +32,11 @@ class Profile:
 PROFILES = {
     "1.13.0": Profile(
         version="1.13.0",
-        # langflow-base ships no OpenAI component since 1.13: it lives in the lfx-openai bundle
-        # (the full `langflow` package depends on it). lfx is pinned because the newest
-        # lfx-openai pulls a pre-release lfx that langflow-base 1.13.0 refuses.
-        packages=(
-            "langflow-base==1.13.0",
-            "lfx==1.13.0",
-            "lfx-openai==0.2.0",
-            "psycopg2-binary==2.9.13",
-        ),
+        # The [postgresql] extra brings psycopg (3), which 1.13 uses for postgresql:// URLs, and
+        # psycopg2-binary. langflow-base ships no OpenAI component since 1.13: it lives in the
+        # lfx-openai bundle (the full `langflow` package depends on it). lfx is pinned because the
+        # newest lfx-openai pulls a pre-release lfx that langflow-base 1.13.0 refuses.
+        packages=("langflow-base[postgresql]==1.13.0", "lfx==1.13.0", "lfx-openai==0.2.0"),
         native_traces=True,
         # The fake OpenAI server is on loopback, which Langflow's SSRF guard blocks by default.
         env={"LANGFLOW_SSRF_ALLOWED_HOSTS": "127.0.0.1", "LANGFLOW_AGENTIC_EXPERIENCE": "false"},
@@ -47,7 +44,9 @@ PROFILES = {
     # The last release before native traces (langflow 1.7.3 depends on langflow-base ~=0.7.3).
     "1.7.3": Profile(
         version="1.7.3",
-        packages=("langflow-base==0.7.3", "psycopg2-binary==2.9.13"),
+        # langflow-base 0.7.3 imports openai at startup without declaring it; the full langflow
+        # 1.7.3 package brings it with these bounds.
+        packages=("langflow-base==0.7.3", "openai>=1.68.2,<2", "langchain-openai>=0.2.12,<1"),
         native_traces=False,
     ),
 }
@@ -116,7 +115,15 @@ class LangflowServer:
 
     def start(self, timeout: float = 600) -> None:
         (self.workdir / "home").mkdir(parents=True, exist_ok=True)
-        command = [str(self.venv / "bin" / "langflow"), "run", "--host", "127.0.0.1"]
+        # `python -m langflow`: before 1.8 the console script was named `langflow-base`.
+        command = [
+            str(self.venv / "bin" / "python"),
+            "-m",
+            "langflow",
+            "run",
+            "--host",
+            "127.0.0.1",
+        ]
         command += ["--port", str(self.port), "--backend-only", "--no-open-browser"]
         with self.log_path.open("ab") as log:
             # Its own process group, so stop() ends Langflow and its workers and nothing else.
@@ -139,14 +146,16 @@ class LangflowServer:
         raise LangflowError(f"Langflow did not answer within {timeout:.0f} s; see its log")
 
     def stop(self) -> None:
-        if self._process is None or self._process.poll() is not None:
+        if self._process is None:
             return
-        os.killpg(self._process.pid, signal.SIGTERM)
-        try:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self._process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
+        # A worker still finishing the in-flight request outlives its master: end the group.
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self._process.pid, signal.SIGKILL)
-            self._process.wait(timeout=30)
+        self._process.wait(timeout=30)
 
     def __enter__(self) -> LangflowServer:
         self.start()
