@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -70,6 +71,35 @@ def scrub(probe: Probe) -> dict[str, int]:
     return removed
 
 
+def machine_paths(venv: Path, work: Path) -> dict[str, str]:
+    """Paths of this machine that Langflow writes into its rows (tracebacks in chat messages),
+    longest first, with what replaces them in the fixtures."""
+    base = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import sys; print(sys.base_prefix)"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    paths = {
+        str(venv): "<langflow-venv>",
+        str(work): "<work>",
+        base: "<python>",
+        str(REPO): "<repo>",
+    }
+    return dict(sorted(paths.items(), key=lambda item: -len(item[0])))
+
+
+def redact(probe: Probe, paths: dict[str, str]) -> int:
+    return sum(probe.replace_everywhere(old, new) for old, new in paths.items())
+
+
+def assert_no_machine_paths(fixture: Path, paths: dict[str, str]) -> None:
+    data = fixture.read_bytes()
+    leaked = [old for old in paths if old.encode() in data]
+    if leaked:
+        raise RuntimeError(f"{fixture.name} still contains {leaked}")
+
+
 def row_counts(probe: Probe, tables: tuple[str, ...]) -> dict[str, int]:
     quoted = {t: f'"{t}"' for t in tables}
     return {t: int(probe.rows(f"SELECT count(*) FROM {quoted[t]}")[0][0]) for t in tables}
@@ -87,6 +117,7 @@ class Target:
 
     url: str  # Langflow's LANGFLOW_DATABASE_URL
     probe: Probe
+    fixture: Path  # the file that is committed
     save: Callable[[], Probe]  # writes the fixture; returns a probe on what was written
 
 
@@ -102,7 +133,9 @@ def make_backend(
                 sqlite_snapshot(live, out / SQLITE_FILE)
                 return Probe(sqlite_path=out / SQLITE_FILE)
 
-            target = Target(f"sqlite:///{live}", Probe(sqlite_path=live), save_sqlite)
+            target = Target(
+                f"sqlite:///{live}", Probe(sqlite_path=live), out / SQLITE_FILE, save_sqlite
+            )
             result = _session(profile, venv, work, target, fake.base_url)
         else:
             with (
@@ -115,7 +148,7 @@ def make_backend(
                     replay(out / PG_FILE, replay_uri)
                     return Probe(pg_conninfo=replay_uri)
 
-                target = Target(uri, Probe(pg_conninfo=uri), save_pg)
+                target = Target(uri, Probe(pg_conninfo=uri), out / PG_FILE, save_pg)
                 result = _session(profile, venv, work, target, fake.base_url)
         result["llm_calls_answered"] = fake.calls
     return result
@@ -130,11 +163,14 @@ def _session(
         started = time.monotonic()
         result = runner(server, target.probe, llm_base_url)
         result["scrubbed_rows"] = scrub(target.probe)
+        paths = machine_paths(venv, work)
+        result["rows_with_machine_paths_redacted"] = redact(target.probe, paths)
         time.sleep(3)  # Langflow batches transaction/vertex_build writes every 0.5 s
         result["row_counts"] = row_counts(target.probe, tables)
         saved = row_counts(target.save(), tables)  # while the in-flight run still runs
         if saved != result["row_counts"]:
             raise RuntimeError(f"the saved fixture holds {saved}, not {result['row_counts']}")
+        assert_no_machine_paths(target.fixture, paths)
         result["scenario_seconds"] = round(time.monotonic() - started, 1)
     return result
 

@@ -79,6 +79,40 @@ class Probe:
             "errors": sorted(str(error) for _, error in spans if error),
         }
 
+    def text_columns(self) -> list[tuple[str, str, str]]:
+        """(table, column, JSON type or "") of every column that can hold text."""
+        if self.sqlite_path is not None:
+            tables = [r[0] for r in self.rows("SELECT name FROM sqlite_master WHERE type='table'")]
+            return [
+                (table, str(col[1]), "")
+                for table in tables
+                for col in self.rows(f"SELECT * FROM pragma_table_info('{table}')")
+            ]
+        found = self.rows(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns"
+            " WHERE table_schema = 'public'"
+            " AND data_type IN ('text', 'character varying', 'json', 'jsonb')"
+        )
+        return [(str(t), str(c), str(d) if str(d).startswith("json") else "") for t, c, d in found]
+
+    def replace_everywhere(self, old: str, new: str) -> int:
+        """Replace a string in every text and JSON value of the database; rows changed."""
+        changed = 0
+        for table, column, json_type in self.text_columns():
+            value = f'"{column}"::text' if json_type else f'"{column}"'
+            replaced = f"replace({value}, '{old}', '{new}')" + (
+                f"::{json_type}" if json_type else ""
+            )
+            if self.sqlite_path is not None:
+                where = f"typeof({value}) = 'text' AND instr({value}, '{old}') > 0"
+            else:
+                where = f"strpos({value}, '{old}') > 0"
+            count = int(self.rows(f'SELECT count(*) FROM "{table}" WHERE {where}')[0][0])
+            if count:
+                self.execute(f'UPDATE "{table}" SET "{column}" = {replaced} WHERE {where}')
+                changed += count
+        return changed
+
 
 def wait_for_new(
     read: Callable[[], set[str]], before: set[str], count: int, timeout: float = 60

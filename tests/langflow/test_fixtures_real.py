@@ -40,27 +40,31 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value  # SQLite returns text
 
 
+@pytest.fixture(scope="module")
+def pg_langflow(pg_scratch_database: Callable[[], str]) -> Iterator[Engine]:
+    """The 1.13 PostgreSQL dump replayed into an empty database (once; the tests only read)."""
+    url = pg_scratch_database()
+    replay_dump(CURRENT / "langflow.postgresql.sql", url)
+    engine = create_engine(url)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture(
     scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
 def langflow(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Engine, dict[str, Any]]]:
-    """The 1.13 fixture on one backend (loaded once; the tests only read), and that backend's
-    part of the manifest."""
-    if request.param == "sqlite":
-        # SQLite may write beside a file it opens: never open the committed one.
-        copy = tmp_path_factory.mktemp("langflow") / "langflow.sqlite"
-        shutil.copy(CURRENT / "langflow.sqlite", copy)
-        engine = create_engine(f"sqlite:///{copy}")
-        backend = MANIFEST["backends"]["sqlite"]
-    else:
-        scratch: Callable[[], str] = request.getfixturevalue("pg_scratch_database")
-        url = scratch()
-        replay_dump(CURRENT / "langflow.postgresql.sql", url)
-        engine = create_engine(url)
-        backend = MANIFEST["backends"]["postgresql"]
-    yield engine, backend
+    """The 1.13 fixture on one backend, and that backend's part of the manifest."""
+    if request.param == "postgres":
+        yield request.getfixturevalue("pg_langflow"), MANIFEST["backends"]["postgresql"]
+        return
+    # SQLite may write beside a file it opens: never open the committed one.
+    copy = tmp_path_factory.mktemp("langflow") / "langflow.sqlite"
+    shutil.copy(CURRENT / "langflow.sqlite", copy)
+    engine = create_engine(f"sqlite:///{copy}")
+    yield engine, MANIFEST["backends"]["sqlite"]
     engine.dispose()
 
 
@@ -230,6 +234,20 @@ def test_storage_types(langflow: tuple[Engine, dict[str, Any]]) -> None:
         assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", str(trace.start_time))
 
 
+@pytest.mark.parametrize(
+    "fixture",
+    ["1.13.0/langflow.sqlite", "1.13.0/langflow.postgresql.sql", "1.7.3/langflow.sqlite"],
+)
+def test_no_paths_of_the_generating_machine(fixture: str) -> None:
+    """Tracebacks in chat messages name Langflow's files: the script replaces their folders."""
+    data = (FIXTURES / fixture).read_bytes()
+    packages = re.findall(rb"[^\s\"']*site-packages", data)
+    assert packages  # the tracebacks are there...
+    assert {re.sub(rb"python3\.\d+", b"python3.X", p) for p in packages} == {
+        b"<langflow-venv>/lib/python3.X/site-packages"  # ...with the venv's folder replaced
+    }
+
+
 def test_legacy_fixture_has_no_run_identifier(tmp_path: Path) -> None:
     """Langflow 1.7.3: no trace/span/job tables and an empty transaction table; messages only."""
     manifest = json.loads((LEGACY / "manifest.json").read_text())["backends"]["sqlite"]
@@ -244,3 +262,48 @@ def test_legacy_fixture_has_no_run_identifier(tmp_path: Path) -> None:
     wanted = {m for run in manifest["runs"] for m in run["message_ids"]}
     assert messages == wanted and len(wanted) == manifest["row_counts"]["message"]
     engine.dispose()
+
+
+READ_ONLY_GRANTS = """
+GRANT CONNECT ON DATABASE "{database}" TO {role};
+GRANT USAGE ON SCHEMA public TO {role};
+GRANT SELECT ON public.trace, public.span, public.job, public.flow TO {role};
+GRANT SELECT (id, username) ON public."user" TO {role};
+"""
+
+
+@pytest.mark.postgres
+def test_read_only_role_grants_postgres(pg_langflow: Engine) -> None:
+    """The GRANTs docs/langflow-source.md lists are enough to read runs, and nothing more."""
+    engine, backend = pg_langflow, MANIFEST["backends"]["postgresql"]
+    role = f"flowruns_reader_{uuid.uuid4().hex[:8]}"  # roles are server-wide: unique, dropped
+    database = engine.url.database
+    with engine.connect() as conn:
+        conn.execute(text(f"CREATE ROLE {role} NOLOGIN"))
+        conn.execute(text(READ_ONLY_GRANTS.format(database=database, role=role)))
+        conn.commit()
+        try:
+            conn.execute(text(f"SET ROLE {role}"))
+            counts = conn.execute(
+                text(
+                    "SELECT (SELECT count(*) FROM trace) AS traces, (SELECT count(*) FROM span)"
+                    ' AS spans, (SELECT count(*) FROM job) AS jobs, (SELECT count(*) FROM "user")'
+                    ' AS users, (SELECT count(*) FROM flow f JOIN "user" u ON u.id = f.user_id)'
+                    " AS owned"
+                )
+            ).one()
+            assert (counts.traces, counts.spans, counts.jobs) == tuple(
+                backend["row_counts"][t] for t in ("trace", "span", "job")
+            )
+            assert counts.users == backend["row_counts"]["user"] and counts.owned > 0
+            for forbidden in ('SELECT password FROM "user"', "DELETE FROM trace"):
+                with pytest.raises(Exception, match="permission denied"):
+                    conn.execute(text(forbidden))
+                conn.rollback()
+                conn.execute(text(f"SET ROLE {role}"))
+        finally:
+            conn.rollback()
+            conn.execute(text("RESET ROLE"))
+            conn.execute(text(f"DROP OWNED BY {role}"))
+            conn.execute(text(f"DROP ROLE {role}"))
+            conn.commit()
