@@ -1,8 +1,9 @@
 """A tiny OpenAI-compatible chat server on 127.0.0.1, so Langflow's OpenAI component records a
 real LLM span with token counts without any network.
 
-It answers `POST /v1/chat/completions` (plain and streamed, with a `usage` block either way) and
-`GET /v1/models`. Token counts are fixed per call, so the manifest can state exact expectations.
+It answers `POST /v1/chat/completions` (plain, with a `usage` block; streamed, with a usage chunk
+when the request asks for one, as OpenAI does) and `GET /v1/models`. Token counts are fixed per
+call, so the manifest can state exact expectations.
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ class _Handler(BaseHTTPRequestHandler):
         text = _reply_text(body)
         created = int(time.time())
         if body.get("stream"):
-            self._stream(model, text, created)
+            options = body.get("stream_options") or {}
+            self._stream(model, text, created, bool(options.get("include_usage")))
             return
         self._send_json(
             200,
@@ -86,7 +88,7 @@ class _Handler(BaseHTTPRequestHandler):
             },
         )
 
-    def _stream(self, model: str, text: str, created: int) -> None:
+    def _stream(self, model: str, text: str, created: int, include_usage: bool) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
@@ -100,9 +102,8 @@ class _Handler(BaseHTTPRequestHandler):
             chunks.append(base | {"choices": [{"index": 0, "delta": delta}]})
         stop = {"index": 0, "delta": {}, "finish_reason": "stop"}
         chunks.append(base | {"choices": [stop]})
-        # Sent whether or not stream_options.include_usage was asked: a real server that was
-        # asked sends exactly this chunk; one that was not would omit it.
-        chunks.append(base | {"choices": [], "usage": _usage()})
+        if include_usage:  # like OpenAI: usage in a stream only when the client asks for it
+            chunks.append(base | {"choices": [], "usage": _usage()})
         for chunk in chunks:
             self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
         self.wfile.write(b"data: [DONE]\n\n")
@@ -118,6 +119,7 @@ class FakeOpenAI:
         self._lock = threading.Lock()
         self.calls = 0
         self.streamed_calls = 0
+        self.usage_requested = 0  # streamed calls that asked for a usage chunk
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     @property
@@ -128,6 +130,8 @@ class FakeOpenAI:
         with self._lock:
             self.calls += 1
             self.streamed_calls += bool(body.get("stream"))
+            options = body.get("stream_options") or {}
+            self.usage_requested += bool(body.get("stream") and options.get("include_usage"))
 
     def __enter__(self) -> FakeOpenAI:
         self._thread.start()

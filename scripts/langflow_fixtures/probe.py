@@ -95,6 +95,20 @@ class Probe:
         )
         return [(str(t), str(c), str(d) if str(d).startswith("json") else "") for t, c, d in found]
 
+    def _where_contains(self, value: str, needle: str) -> str:
+        if self.sqlite_path is not None:
+            return f"typeof({value}) = 'text' AND instr({value}, '{needle}') > 0"
+        return f"strpos({value}, '{needle}') > 0"
+
+    def count_containing(self, needle: str) -> int:
+        """Rows, over every text and JSON column, whose value contains `needle`."""
+        total = 0
+        for table, column, json_type in self.text_columns():
+            value = f'"{column}"::text' if json_type else f'"{column}"'
+            where = self._where_contains(value, needle)
+            total += int(self.rows(f'SELECT count(*) FROM "{table}" WHERE {where}')[0][0])
+        return total
+
     def replace_everywhere(self, old: str, new: str) -> int:
         """Replace a string in every text and JSON value of the database; rows changed."""
         changed = 0
@@ -103,10 +117,7 @@ class Probe:
             replaced = f"replace({value}, '{old}', '{new}')" + (
                 f"::{json_type}" if json_type else ""
             )
-            if self.sqlite_path is not None:
-                where = f"typeof({value}) = 'text' AND instr({value}, '{old}') > 0"
-            else:
-                where = f"strpos({value}, '{old}') > 0"
+            where = self._where_contains(value, old)
             count = int(self.rows(f'SELECT count(*) FROM "{table}" WHERE {where}')[0][0])
             if count:
                 self.execute(f'UPDATE "{table}" SET "{column}" = {replaced} WHERE {where}')

@@ -41,6 +41,7 @@ FLOWS: dict[str, FlowSpec] = {
     "fails": FlowSpec("Fails", "admin", ("fail",), "error", 2),
     "slow": FlowSpec("Slow", "admin", ("sleep",), "ok", 3),
     "llm": FlowSpec("LLM", "admin", ("openai",), "ok", 3, llm_calls=1),
+    "llm_streamed": FlowSpec("LLM streamed", "admin", ("openai_stream",), "ok", 3, llm_calls=1),
     "webhook": FlowSpec("Webhook", "admin", ("webhook",), "ok", 2),
     "doomed": FlowSpec("Deleted later", "admin", ("upper",), "ok", 3),
     "long": FlowSpec("Long", "admin", ("long",), "in_flight", 0),
@@ -58,6 +59,8 @@ RUNS: tuple[tuple[str, str, str | None], ...] = (
     ("slow", "api", "s-gamma"),
     ("llm", "api", "s-llm"),
     ("llm", "playground", "s-llm-playground"),
+    ("llm_streamed", "playground", "s-llm-streamed"),
+    ("llm_streamed", "api", "s-llm-streamed"),
     ("echo_second_user", "api", "s-other-user"),
     ("webhook", "webhook", None),
 )
@@ -83,17 +86,15 @@ class Scenario:
         catalog = self.client.all_components(token)
         io = catalog["input_output"]
         sleep = self._custom(flows.SLEEP_CODE)
+        openai = catalog["openai"]["ext:openai:OpenAIModelComponent@official"]
+        llm = {"openai_api_base": llm_base_url, "api_key": DUMMY_OPENAI_KEY, "max_retries": 0}
         parts: dict[str, tuple[str, dict[str, Any], dict[str, Any] | None, str]] = {
             "upper": ("FixtureUpper", self._custom(flows.UPPER_CODE), None, "output"),
             "fail": ("FixtureFail", self._custom(flows.FAIL_CODE), None, "output"),
             "sleep": ("FixtureSleep", sleep, {"seconds": SLOW_SECONDS}, "output"),
             "long": ("FixtureSleep", sleep, {"seconds": IN_FLIGHT_SECONDS}, "output"),
-            "openai": (
-                "OpenAIModel",
-                catalog["openai"]["ext:openai:OpenAIModelComponent@official"],
-                {"openai_api_base": llm_base_url, "api_key": DUMMY_OPENAI_KEY, "max_retries": 0},
-                "text_output",
-            ),
+            "openai": ("OpenAIModel", openai, llm, "text_output"),
+            "openai_stream": ("OpenAIModel", openai, llm | {"stream": True}, "text_output"),
         }
         for key, spec in FLOWS.items():
             if spec.middle == ("webhook",):

@@ -23,7 +23,7 @@ SCRUBBED_TABLES = ("apikey", "variable")
 _PSQL_META = re.compile(r"^\\(un)?restrict\b.*$\n?", re.MULTILINE)
 
 
-def sqlite_snapshot(live: Path, dest: Path, page_size: int = 1024) -> None:
+def sqlite_snapshot(live: Path, dest: Path, page_size: int = 512) -> None:
     """A consistent copy of a database that is still being written, as small as it can be.
 
     Small pages matter here: Langflow creates ~100 tables and their indexes, and most of them
