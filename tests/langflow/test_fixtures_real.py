@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,17 +17,9 @@ from typing import Any
 
 import psycopg
 import pytest
+from langflow_fixture import CURRENT, MANIFEST, rows, uuid_text
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "langflow"
-CURRENT = FIXTURES / "1.13.0"
-LEGACY = FIXTURES / "1.7.3"
-MANIFEST = json.loads((CURRENT / "manifest.json").read_text())
-
-
-def _id(value: Any) -> str:
-    return str(uuid.UUID(str(value)))  # SQLite: 32 hex characters; PostgreSQL: uuid
 
 
 def _key(engine: Engine, run: dict[str, Any]) -> str:
@@ -76,11 +67,6 @@ def replay_dump(dump: Path, url: str) -> None:
         conn.execute(dump.read_bytes())
 
 
-def rows(engine: Engine, sql: str) -> list[Any]:
-    with engine.connect() as conn:
-        return list(conn.execute(text(sql)))
-
-
 def finished(backend: dict[str, Any]) -> list[dict[str, Any]]:
     return [run for run in backend["runs"] if run["status"] != "in_flight"]
 
@@ -88,14 +74,14 @@ def finished(backend: dict[str, Any]) -> list[dict[str, Any]]:
 def test_every_finished_run_has_its_trace(langflow: tuple[Engine, dict[str, Any]]) -> None:
     engine, backend = langflow
     traces = {
-        _id(r.id): r
+        uuid_text(r.id): r
         for r in rows(engine, "SELECT id, status, session_id, flow_id, total_tokens FROM trace")
     }
     runs = finished(backend)
     assert len(traces) == len(runs) == backend["row_counts"]["trace"]
     for run in runs:
         trace = traces[run["trace_id"]]
-        assert (str(trace.status), trace.session_id, _id(trace.flow_id)) == (
+        assert (str(trace.status), trace.session_id, uuid_text(trace.flow_id)) == (
             run["status"],
             run["session_id"],
             run["flow_id"],
@@ -112,7 +98,7 @@ def test_spans_per_run(langflow: tuple[Engine, dict[str, Any]]) -> None:
         " sum(CASE WHEN parent_span_id IS NULL THEN 0 ELSE 1 END) AS children"
         " FROM span GROUP BY trace_id",
     )
-    got = {_id(r.trace_id): (r.roots, r.children) for r in counted}
+    got = {uuid_text(r.trace_id): (r.roots, r.children) for r in counted}
     wanted = {r["trace_id"]: (r["component_spans"], r["llm_spans"]) for r in finished(backend)}
     assert got == wanted
     assert sum(sum(pair) for pair in wanted.values()) == backend["row_counts"]["span"]
@@ -161,8 +147,10 @@ def test_tokens_and_model(langflow: tuple[Engine, dict[str, Any]]) -> None:
 
 def test_job_rows(langflow: tuple[Engine, dict[str, Any]]) -> None:
     engine, backend = langflow
-    jobs = {_id(r.job_id): str(r.status) for r in rows(engine, "SELECT job_id, status FROM job")}
-    traces = {_id(r.id) for r in rows(engine, "SELECT id FROM trace")}
+    jobs = {
+        uuid_text(r.job_id): str(r.status) for r in rows(engine, "SELECT job_id, status FROM job")
+    }
+    traces = {uuid_text(r.id) for r in rows(engine, "SELECT id FROM trace")}
     assert len(jobs) == backend["row_counts"]["job"]
     for run in backend["runs"]:
         assert jobs[run["job_id"]] == run["job_status"], run
@@ -173,7 +161,7 @@ def test_job_rows(langflow: tuple[Engine, dict[str, Any]]) -> None:
     in_flight = [run for run in backend["runs"] if run["status"] == "in_flight"]
     assert [jobs[run["job_id"]] for run in in_flight] == ["in_progress"]
     flow = in_flight[0]["flow_id"]
-    assert not any(_id(r.flow_id) == flow for r in rows(engine, "SELECT flow_id FROM trace"))
+    assert not any(uuid_text(r.flow_id) == flow for r in rows(engine, "SELECT flow_id FROM trace"))
 
 
 def test_deleting_a_flow_deletes_its_traces_but_not_its_jobs(
@@ -182,11 +170,16 @@ def test_deleting_a_flow_deletes_its_traces_but_not_its_jobs(
     engine, backend = langflow
     deleted = backend["deleted_flow_run"]
     assert deleted["after_flow_delete"] == {"trace_rows": 0, "job_rows": 1}
-    flows = {_id(r.id) for r in rows(engine, "SELECT id FROM flow")}
-    jobs = {_id(r.job_id): _id(r.flow_id) for r in rows(engine, "SELECT job_id, flow_id FROM job")}
+    flows = {uuid_text(r.id) for r in rows(engine, "SELECT id FROM flow")}
+    jobs = {
+        uuid_text(r.job_id): uuid_text(r.flow_id)
+        for r in rows(engine, "SELECT job_id, flow_id FROM job")
+    }
     assert deleted["flow_id"] not in flows
     assert jobs[deleted["job_id"]] == deleted["flow_id"]  # a job row pointing at no flow
-    assert deleted["trace_id"] not in {_id(r.id) for r in rows(engine, "SELECT id FROM trace")}
+    assert deleted["trace_id"] not in {
+        uuid_text(r.id) for r in rows(engine, "SELECT id FROM trace")
+    }
 
 
 def test_same_flow_name_two_owners(langflow: tuple[Engine, dict[str, Any]]) -> None:
@@ -200,7 +193,7 @@ def test_same_flow_name_two_owners(langflow: tuple[Engine, dict[str, Any]]) -> N
     assert [r.username for r in owners] == sorted(
         [users["admin"]["username"], users["second"]["username"]]
     )
-    by_user = {r.username: _id(r.id) for r in owners}
+    by_user = {r.username: uuid_text(r.id) for r in owners}
     assert by_user[users["admin"]["username"]] == backend["flows"]["echo"]
     assert by_user[users["second"]["username"]] == backend["flows"]["echo_second_user"]
 
@@ -233,56 +226,6 @@ def test_storage_types(langflow: tuple[Engine, dict[str, Any]]) -> None:
         trace = rows(engine, "SELECT id, start_time, flow_id FROM trace LIMIT 1")[0]
         assert re.fullmatch(r"[0-9a-f]{32}", trace.id)
         assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", str(trace.start_time))
-
-
-def _stored_text(fixture: Path) -> str:
-    """Every text value of a SQLite fixture (read through SQL: a long value is split across
-    pages in the file), or the whole text of a dump."""
-    if fixture.suffix == ".sql":
-        return fixture.read_text()
-    conn = sqlite3.connect(f"file:{fixture}?mode=ro", uri=True)
-    try:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        values = [
-            str(value)
-            for table in tables
-            for column in [c[1] for c in conn.execute(f"PRAGMA table_info('{table}')")]
-            for (value,) in conn.execute(
-                f'SELECT "{column}" FROM "{table}" WHERE typeof("{column}") = \'text\''
-            )
-        ]
-    finally:
-        conn.close()
-    return "\n".join(values)
-
-
-@pytest.mark.parametrize(
-    "fixture",
-    ["1.13.0/langflow.sqlite", "1.13.0/langflow.postgresql.sql", "1.7.3/langflow.sqlite"],
-)
-def test_no_paths_of_the_generating_machine(fixture: str) -> None:
-    """Tracebacks in chat messages name Langflow's files: the script replaces their folders."""
-    packages = re.findall(r"[^\s\"'\\]*site-packages", _stored_text(FIXTURES / fixture))
-    assert packages  # the tracebacks are there...
-    assert {re.sub(r"python3\.\d+", "python3.X", p) for p in packages} == {
-        "<langflow-venv>/lib/python3.X/site-packages"  # ...with the venv's folder replaced
-    }
-
-
-def test_legacy_fixture_has_no_run_identifier(tmp_path: Path) -> None:
-    """Langflow 1.7.3: no trace/span/job tables and an empty transaction table; messages only."""
-    manifest = json.loads((LEGACY / "manifest.json").read_text())["backends"]["sqlite"]
-    copy = tmp_path / "legacy.sqlite"
-    shutil.copy(LEGACY / "langflow.sqlite", copy)
-    engine = create_engine(f"sqlite:///{copy}")
-    tables = {r.name for r in rows(engine, "SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"flow", "user", "message", "transaction", "vertex_build"} <= tables
-    assert not tables & {"trace", "span", "job"}
-    assert rows(engine, 'SELECT count(*) AS n FROM "transaction"')[0].n == 0
-    messages = {_id(r.id) for r in rows(engine, "SELECT id FROM message")}
-    wanted = {m for run in manifest["runs"] for m in run["message_ids"]}
-    assert messages == wanted and len(wanted) == manifest["row_counts"]["message"]
-    engine.dispose()
 
 
 READ_ONLY_GRANTS = """
