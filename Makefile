@@ -8,7 +8,7 @@ PORT ?= 8501
 API_PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test api lint venv-runtime venv-dev browser clean bench
+.PHONY: run test api lint venv-runtime venv-dev browser clean bench langflow-fixtures
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,12 @@ test: venv-dev browser lint
 BENCH_ARGS ?=
 bench: venv-dev
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+## Regenerate tests/fixtures/langflow/ with a real Langflow (installed into var/; minutes).
+LANGFLOW_FIXTURE_ARGS ?=
+langflow-fixtures: venv-dev
+	$(BIN)/python scripts/langflow_fixtures/make_fixtures.py --version 1.13.0 $(LANGFLOW_FIXTURE_ARGS)
+	$(BIN)/python scripts/langflow_fixtures/make_fixtures.py --version 1.7.3 $(LANGFLOW_FIXTURE_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts

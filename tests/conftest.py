@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -72,32 +73,56 @@ def _admin_engine(url: str) -> Engine:
     return create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
 
 
-@pytest.fixture(scope="session")
-def pg_database_url() -> Iterator[str]:
-    """A new, migrated PostgreSQL database for this test session (dropped at the end)."""
+def _reachable_pg_admin_url() -> str:
+    """The admin URL, or skip (fail under FLOWRUNS_REQUIRE_POSTGRES=1) if no server answers."""
     admin_url = os.environ.get("FLOWRUNS_TEST_PG_URL", DEFAULT_PG_URL)
     admin = _admin_engine(admin_url)
     try:
         with admin.connect() as conn:
             conn.execute(text("SELECT 1"))
     except Exception as exc:  # any connection failure means "no PostgreSQL here"
-        admin.dispose()
         first_line = str(exc).strip().splitlines()[0][:160]
         reason = f"PostgreSQL unreachable at {make_url(admin_url).render_as_string()}: {first_line}"
         if os.environ.get("FLOWRUNS_REQUIRE_POSTGRES") == "1":
             pytest.fail(reason)
         pytest.skip(reason)
-    name = f"flowruns_test_{uuid.uuid4().hex[:10]}"
+    finally:
+        admin.dispose()
+    return admin_url
+
+
+@contextmanager
+def _scratch_pg_database(admin_url: str, prefix: str) -> Iterator[str]:
+    """A new, empty database (URL in the admin URL's form), dropped on the way out."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = _admin_engine(admin_url)
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    migrate.upgrade(url)
     try:
-        yield url
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_database_url() -> Iterator[str]:
+    """A new, migrated PostgreSQL database for this test session (dropped at the end)."""
+    with _scratch_pg_database(_reachable_pg_admin_url(), "flowruns_test") as url:
+        migrate.upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def pg_scratch_database() -> Iterator[Callable[[], str]]:
+    """Makes empty PostgreSQL databases (no schema of ours) on demand; all dropped at the end.
+
+    For tests that load another application's schema, e.g. a Langflow dump.
+    """
+    admin_url = _reachable_pg_admin_url()
+    with ExitStack() as stack:
+        yield lambda: stack.enter_context(_scratch_pg_database(admin_url, "flowruns_scratch"))
 
 
 @pytest.fixture
