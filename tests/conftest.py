@@ -38,6 +38,9 @@ TABLES = (
     '"user"',
     "flowrun_audit",
     "flowrun_retention_policy",
+    "flowrun_step",
+    "flowrun_sync_state",
+    "flowrun_model_price",
 )
 
 

@@ -175,14 +175,15 @@ def jobs_in_flight(conn: Connection, source: Source) -> list[Any]:
     """Workflow jobs queued or running now (the status index answers it)."""
     if not source.has_jobs:
         return []
-    return list(
-        conn.execute(
-            text(
-                f"SELECT {JOB_COLUMNS} FROM job WHERE status IN ('queued', 'in_progress',"
-                " 'QUEUED', 'IN_PROGRESS')"
-            )
-        ).all()
+    # The status index answers it. PostgreSQL's enum has only the lower-case labels (and
+    # refuses a comparison with another); SQLite may hold older releases' upper case.
+    labels = ["queued", "in_progress"]
+    if source.engine.dialect.name == "sqlite":
+        labels += [label.upper() for label in labels]
+    query = text(f"SELECT {JOB_COLUMNS} FROM job WHERE status IN :labels").bindparams(
+        bindparam("labels", expanding=True)
     )
+    return list(conn.execute(query, {"labels": labels}).all())
 
 
 def jobs_by_id(conn: Connection, source: Source, job_ids: Sequence[uuid.UUID]) -> list[Any]:

@@ -64,11 +64,16 @@ def _state(conn: Connection, source: Source) -> SimpleNamespace:
     found = conn.execute(select(STATE).where(STATE.c.source_key == source.key)).mappings().first()
     if found is not None:
         return SimpleNamespace(**found)
-    return SimpleNamespace(
-        **{c.key: None for c in STATE.columns},
-        **{"source_key": source.key, "source": source.display, "kind": "langflow"},
-        **{"position": {}, "runs": 0, "steps": 0, "skipped": {}},
-    )
+    fresh = {c.key: None for c in STATE.columns} | {
+        "source_key": source.key,
+        "source": source.display,
+        "kind": "langflow",
+        "position": {},
+        "runs": 0,
+        "steps": 0,
+        "skipped": {},
+    }
+    return SimpleNamespace(**fresh)
 
 
 def _save(conn: Connection, state: SimpleNamespace) -> None:

@@ -7,7 +7,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "langflow"
 CURRENT = FIXTURES / "1.13.0"
@@ -22,3 +24,10 @@ def uuid_text(value: Any) -> str:
 def rows(engine: Engine, sql: str) -> list[Any]:
     with engine.connect() as conn:
         return list(conn.execute(text(sql)))
+
+
+def replay_dump(dump: Path, url: str) -> None:
+    """The plain dump in one simple query: psycopg alone, no psql."""
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(dump.read_bytes())

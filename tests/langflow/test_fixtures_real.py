@@ -12,14 +12,11 @@ import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
-from langflow_fixture import CURRENT, MANIFEST, rows, uuid_text
+from langflow_fixture import CURRENT, MANIFEST, replay_dump, rows, uuid_text
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
 
 
 def _key(engine: Engine, run: dict[str, Any]) -> str:
@@ -58,13 +55,6 @@ def langflow(
     engine = create_engine(f"sqlite:///{copy}")
     yield engine, MANIFEST["backends"]["sqlite"]
     engine.dispose()
-
-
-def replay_dump(dump: Path, url: str) -> None:
-    """The plain dump in one simple query: psycopg alone, no psql."""
-    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(dump.read_bytes())
 
 
 def finished(backend: dict[str, Any]) -> list[dict[str, Any]]:

@@ -1,0 +1,229 @@
+"""`flowruns sync langflow` against databases a real Langflow 1.13.0 wrote (SQLite and
+PostgreSQL), into our database on either backend or into the Langflow database itself.
+
+Every expected value is read from Langflow's own tables here, with plain SQL: the
+comparison shares no code with the sync."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langflow_fixture import CURRENT, LEGACY, replay_dump, rows
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import make_url
+
+from data import migrate
+from data import queries as q
+from data.cli.main import main
+from data.db import build_engine
+from data.filters import FlowRunFilter
+from data.langflow.source import open_source
+from data.langflow.sync import sync_once
+from data.rollup.maintain import check
+
+STATUS = {"ok": "success", "error": "failure"}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def source_url(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_scratch_database: Callable[[], str]
+) -> str:
+    """A fresh copy of what Langflow wrote, on each backend."""
+    if request.param == "sqlite":
+        copy = tmp_path / "langflow.sqlite"
+        shutil.copy(CURRENT / "langflow.sqlite", copy)
+        return f"sqlite:///{copy}"
+    url = pg_scratch_database()
+    replay_dump(CURRENT / "langflow.postgresql.sql", url)
+    return url
+
+
+@pytest.fixture
+def source(source_url: str) -> Iterator[Engine]:
+    engine = create_engine(source_url)
+    yield engine
+    engine.dispose()
+
+
+def expected_runs(source: Engine) -> dict[uuid.UUID, dict[str, Any]]:
+    """Each trace as the sync must copy it, computed from Langflow's tables."""
+    owners = {uuid.UUID(str(f.id)): f.user_id for f in rows(source, "SELECT id, user_id FROM flow")}
+    jobs = {uuid.UUID(str(j.job_id)) for j in rows(source, "SELECT job_id FROM job")}
+    spans: dict[uuid.UUID, list[Any]] = {}
+    for span in rows(source, "SELECT trace_id, parent_span_id, status, error FROM span"):
+        spans.setdefault(uuid.UUID(str(span.trace_id)), []).append(span)
+    expected = {}
+    for trace in rows(
+        source,
+        "SELECT id, status, total_latency_ms, total_tokens, session_id, flow_id FROM trace",
+    ):
+        run_id = uuid.UUID(str(trace.id))
+        mine = spans.get(run_id, [])
+        roots = [s for s in mine if s.parent_span_id is None]
+        failing = [s.error for s in roots if str(s.status).lower() == "error"]
+        owner = owners[uuid.UUID(str(trace.flow_id))]
+        expected[run_id] = {
+            "status": STATUS[str(trace.status).lower()],
+            "duration_ms": trace.total_latency_ms,
+            "total_tokens": trace.total_tokens,
+            "session_id": trace.session_id,
+            "flow_id": uuid.UUID(str(trace.flow_id)),
+            "user_id": None if owner is None else uuid.UUID(str(owner)),
+            "trigger_type": "api" if run_id in jobs else "manual",
+            "components_executed": len(roots),
+            "steps": len(mine),
+            "error_message": failing[0] if failing else None,
+        }
+    return expected
+
+
+def synced_runs(ours: Engine) -> dict[uuid.UUID, dict[str, Any]]:
+    steps: dict[uuid.UUID, int] = {}
+    for step in rows(ours, "SELECT run_id FROM flowrun_step"):
+        steps[uuid.UUID(str(step.run_id))] = steps.get(uuid.UUID(str(step.run_id)), 0) + 1
+    found = {}
+    for run in rows(
+        ours,
+        "SELECT id, status, duration_ms, total_tokens, session_id, flow_id, user_id,"
+        " trigger_type, components_executed, error_message FROM flow_run"
+        " WHERE status <> 'running'",
+    ):
+        run_id = uuid.UUID(str(run.id))
+        found[run_id] = {
+            "status": run.status,
+            "duration_ms": run.duration_ms,
+            "total_tokens": run.total_tokens,
+            "session_id": run.session_id,
+            "flow_id": uuid.UUID(str(run.flow_id)),
+            "user_id": None if run.user_id is None else uuid.UUID(str(run.user_id)),
+            "trigger_type": run.trigger_type,
+            "components_executed": run.components_executed,
+            "steps": steps.get(run_id, 0),
+            "error_message": run.error_message,
+        }
+    return found
+
+
+def test_every_run_and_step_is_copied(source: Engine, source_url: str, db_url: str) -> None:
+    ours = build_engine(db_url)
+    try:
+        report = sync_once(ours, open_source(source_url, ours))
+        expected = expected_runs(source)
+        assert report.runs == len(expected) == 14
+        assert synced_runs(ours) == expected
+        assert check(ours).consistent
+        # Flows and their owners came along (ours is another database): names as Langflow's.
+        names = {uuid.UUID(str(f.id)): f.name for f in rows(source, "SELECT id, name FROM flow")}
+        listed = q.list_runs(ours, FlowRunFilter(), limit=100).runs
+        finished = {run.flow_name for run in listed if run.status != "running"}
+        assert finished == {names[e["flow_id"]] for e in expected.values()}
+        # The in-flight job is a running run with the job's id.
+        [job] = rows(source, "SELECT job_id FROM job WHERE status = 'in_progress'")
+        [running] = rows(
+            ours, "SELECT id, status, trigger_type FROM flow_run WHERE status = 'running'"
+        )
+        assert uuid.UUID(str(running.id)) == uuid.UUID(str(job.job_id))
+        assert running.trigger_type == "api"
+        stats = q.run_stats(ours, FlowRunFilter(), compare=False)
+        assert stats.total_tokens == sum(e["total_tokens"] for e in expected.values())
+    finally:
+        ours.dispose()
+
+
+def test_a_second_sync_changes_nothing(source_url: str, db_url: str) -> None:
+    ours = build_engine(db_url)
+    try:
+        first = sync_once(ours, open_source(source_url, ours))
+        before = synced_runs(ours)
+        again = sync_once(ours, open_source(source_url, ours))
+        full = sync_once(ours, open_source(source_url, ours), full=True)
+        assert first.runs == 14 and again.runs == 0 and full.runs == 0
+        assert synced_runs(ours) == before
+        assert check(ours).consistent
+    finally:
+        ours.dispose()
+
+
+def test_syncing_into_the_langflow_database_itself(source: Engine, source_url: str) -> None:
+    """FLOWRUNS_DATABASE_URL pointed at Langflow's database: init-db adds only our tables,
+    and one sync shows Langflow's runs."""
+    before = {
+        name: rows(source, f"SELECT count(*) AS n FROM {name}")[0].n
+        for name in ("trace", "span", "job", "flow")
+    }
+    migrate.upgrade(source_url)
+    ours = build_engine(source_url)
+    try:
+        sync_once(ours, open_source(source_url, ours))
+        assert synced_runs(ours) == expected_runs(source)
+        after = {name: rows(source, f"SELECT count(*) AS n FROM {name}")[0].n for name in before}
+        assert after == before  # Langflow's tables untouched
+        assert check(ours).consistent
+    finally:
+        ours.dispose()
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize(
+    ("make_source", "code", "says"),
+    [
+        (lambda tmp: f"sqlite:///{LEGACY / 'langflow.sqlite'}", 2, "from before 1.8"),
+        (lambda tmp: f"sqlite:///{tmp / 'absent.db'}", 2, "no SQLite file at"),
+        (lambda tmp: "postgresql+psycopg://nobody@127.0.0.1:1/none", 2, "cannot read"),
+        (lambda tmp: "mysql://x@y/z", 2, "is not supported"),
+        (lambda tmp: f"sqlite:///{_ours_only(tmp)}", 2, "not a Langflow database"),
+    ],
+    ids=["pre-1.8", "no-file", "unreachable", "not-a-database-we-read", "not-langflow"],
+)
+def test_sources_that_cannot_be_synced_get_one_line(
+    tmp_path: Path,
+    sqlite_url: str,
+    capsys: pytest.CaptureFixture[str],
+    make_source: Callable[[Path], str],
+    code: int,
+    says: str,
+) -> None:
+    found, out, err = run_cli(
+        capsys, "--database-url", sqlite_url, "sync", "langflow", "--source", make_source(tmp_path)
+    )
+    assert (found, out) == (code, "")
+    assert err.count("\n") == 1 and says in err, err
+    assert "Traceback" not in err
+
+
+def _ours_only(folder: Path) -> Path:
+    path = folder / "ours-only.db"
+    migrate.upgrade(f"sqlite:///{path}")
+    return path
+
+
+def test_status_says_what_was_synced(
+    source_url: str, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_cli(capsys, "--database-url", db_url, "sync", "status")
+    assert (code, out) == (0, "no source has been synced (flowruns sync langflow --source URL)\n")
+    if source_url.startswith("postgresql"):  # trust auth: any password connects
+        source_url = make_url(source_url).set(password="s3cret-pw").render_as_string(False)
+    code, out, err = run_cli(
+        capsys, "--database-url", db_url, "sync", "langflow", "--source", source_url
+    )
+    assert code == 0, err
+    assert out.startswith("synced 14 run(s) with 43 step(s); 1 new in flight")
+    code, out, _ = run_cli(capsys, "--database-url", db_url, "sync", "status")
+    assert code == 0
+    assert "synced          14 run(s), 43 step(s)" in out and "in flight       1 run(s)" in out
+    assert "s3cret-pw" not in out  # the password is never shown
+    assert ("***" in out) == source_url.startswith("postgresql")
