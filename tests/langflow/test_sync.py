@@ -6,6 +6,7 @@ comparison shares no code with the sync."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 from langflow_fixture import CURRENT, LEGACY, replay_dump, rows
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from data import migrate
@@ -227,3 +228,67 @@ def test_status_says_what_was_synced(
     assert "synced          14 run(s), 43 step(s)" in out and "in flight       1 run(s)" in out
     assert "s3cret-pw" not in out  # the password is never shown
     assert ("***" in out) == source_url.startswith("postgresql")
+
+
+def test_hostile_rows_are_synced_or_skipped_with_a_reason(tmp_path: Path, sqlite_url: str) -> None:
+    """Rows Langflow would not write but a database can hold: the sync goes on."""
+    copy = tmp_path / "hostile.sqlite"
+    shutil.copy(CURRENT / "langflow.sqlite", copy)
+    source = create_engine(f"sqlite:///{copy}")
+    [flow] = rows(source, "SELECT id FROM flow LIMIT 1")
+    insert = text(
+        "INSERT INTO trace (id, name, status, start_time, end_time, total_latency_ms,"
+        " total_tokens, flow_id, session_id) VALUES (:id, 'n', :status, :start,"
+        " '2026-01-01 00:00:01.000000', :latency, :tokens, :flow, 's')"
+    )
+    hostile = {
+        "surrogate": {"start": "2026-01-01 00:00:00.000000", "flow": flow.id},
+        "missing-flow": {"start": "2026-01-01 00:00:00.000000", "flow": uuid.uuid4().hex},
+        "bad-start": {"start": "yesterday", "flow": flow.id},
+        "odd-numbers": {"start": "2026-01-01 00:00:00.000000", "flow": flow.id},
+    }
+    ids = {name: uuid.uuid4() for name in hostile}
+    with source.begin() as conn:
+        for name, values in hostile.items():
+            odd = name == "odd-numbers"
+            conn.execute(
+                insert,
+                {"id": ids[name].hex, "status": "WEIRD" if odd else "ok",
+                 "latency": "slow" if odd else 5, "tokens": 2**62 if odd else 3, **values},
+            )  # fmt: skip
+        conn.execute(
+            text(
+                "INSERT INTO span (id, trace_id, name, span_type, status, start_time,"
+                " latency_ms, inputs, span_kind, attributes) VALUES (:id, :trace, 'c',"
+                " 'chain', 'ok', '2026-01-01 00:00:00.000000', 1, :inputs, 'INTERNAL', '{}')"
+            ),
+            [
+                {"id": uuid.uuid4().hex, "trace": ids["surrogate"].hex,
+                 "inputs": '{"text": "\\udc00 lone"}'},
+                {"id": uuid.uuid4().hex, "trace": ids["surrogate"].hex,
+                 "inputs": '{"deep": ' + "[" * 200 + "]" * 200 + "}"},
+                {"id": uuid.uuid4().hex, "trace": uuid.uuid4().hex, "inputs": "{}"},  # orphan
+            ],
+        )  # fmt: skip
+    source.dispose()
+    ours = build_engine(sqlite_url)
+    try:
+        report = sync_once(ours, open_source(f"sqlite:///{copy}", ours))
+        assert report.runs == 14 + 2  # the fixture's runs, the surrogate one, the odd one
+        assert report.skipped == {
+            "its flow is gone from Langflow, or was never there": 1,
+            "no readable start_time": 1,
+        }
+        [odd] = rows(ours, f"SELECT * FROM flow_run WHERE id = '{ids['odd-numbers'].hex}'")
+        assert (odd.status, odd.duration_ms, odd.total_tokens) == ("weird", None, None)
+        steps = rows(
+            ours, f"SELECT inputs FROM flowrun_step WHERE run_id = '{ids['surrogate'].hex}'"
+        )
+        inputs = sorted(str(step.inputs) for step in steps)
+        assert "<unreadable JSON>" in inputs[0]  # too deep: kept as text, marked
+        assert json.loads(inputs[1]) == {"text": "\ufffd lone"}  # the lone surrogate replaced
+        assert check(ours).consistent
+        run = q.get_run(ours, ids["surrogate"])
+        assert run is not None and run.flow_name
+    finally:
+        ours.dispose()
