@@ -238,3 +238,23 @@ def test_a_run_committed_while_demo_starts_its_load_is_counted(
         assert stats.total == 401
     finally:
         other.dispose()
+
+
+def test_rollup_functions_are_never_jit_compiled(
+    pg_engine_at: Callable[[str], Engine],
+) -> None:
+    """Their disabled sequential scans cost 1e10 to the planner, far above jit_above_cost:
+    where the server has JIT, each statement of a trigger was compiled, a second per run
+    written (CI timed out). Every trigger and the compaction must turn JIT off."""
+    engine = pg_engine_at("head")
+    with engine.connect() as conn:
+        settings = dict(
+            conn.execute(
+                text(
+                    "SELECT proname, proconfig FROM pg_proc"
+                    " WHERE proname LIKE 'flowrun%' AND 'enable_seqscan=off' = ANY(proconfig)"
+                )
+            ).all()
+        )
+    assert "flowrun_rollup_compact" in settings and len(settings) >= 4
+    assert {name for name, config in settings.items() if "jit=off" not in config} == set()
