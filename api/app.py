@@ -8,7 +8,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from api.deps import current_principal
 from api.errors import COMMON_RESPONSES, install_error_handlers
 from api.limits import RequestLimits
-from api.routes import audit, deletion, export, health, recording, runs, stats
+from api.routes import audit, deletion, export, health, recording, runs, stats, steps
 from api.strict import reject_unknown_query
 from data.settings import get_settings
 
@@ -21,7 +21,7 @@ def flow_runs_router() -> APIRouter:
     router = APIRouter(
         prefix=API_PREFIX, tags=["flow-runs"], dependencies=[Depends(current_principal)]
     )
-    for module in (stats, export, runs, recording, deletion):
+    for module in (stats, export, runs, steps, recording, deletion):
         router.include_router(module.router)
     return router
 

@@ -6,12 +6,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from api.params import MAX_INT32
 from data.models import TriggerType
 from data.queries import RunRecord, RunStats
 from data.recorder import MAX_ERROR_MESSAGE_CHARS
+from data.sql_functions import USABLE_TOKENS as MAX_COUNT
+from data.steps.record import MAX_STEPS
 
 
 def _without_nul(value: str) -> str:
@@ -52,6 +54,28 @@ class RunCreate(BaseModel):
     metadata: Any = None
 
 
+class StepIn(BaseModel):
+    """One step (component) of a run, as a runner reports it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Text = Field(min_length=1, max_length=500)
+    step_type: Text | None = Field(default=None, max_length=50)
+    status: Literal["success", "failure", "cancelled", "running"] = "success"
+    started_at: AwareDatetime | None = None
+    ended_at: AwareDatetime | None = None
+    latency_ms: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    inputs: Any = None
+    outputs: Any = None
+    error: Text | None = Field(default=None, max_length=MAX_ERROR_MESSAGE_CHARS)
+    model: Text | None = Field(default=None, max_length=200)
+    input_tokens: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    output_tokens: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    parent: int | None = Field(
+        default=None, ge=0, description="The index in `steps` of this step's parent"
+    )
+
+
 class RunFinish(BaseModel):
     """A runner reports how a run ended; the server sets ended_at and duration_ms."""
 
@@ -62,6 +86,8 @@ class RunFinish(BaseModel):
     error_type: Text | None = Field(default=None, max_length=200)
     error_message: Text | None = Field(default=None, max_length=MAX_ERROR_MESSAGE_CHARS)
     components_executed: int | None = Field(default=None, ge=0, le=MAX_INT32)
+    total_tokens: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    steps: list[StepIn] | None = Field(default=None, max_length=MAX_STEPS)
 
 
 class PeriodStats(BaseModel):
@@ -94,6 +120,12 @@ class PeriodStats(BaseModel):
         description="True when the percentiles (and max) came from the rollup's duration "
         "histograms: within 2% of the exact values; `exact=true` computes them from raw rows",
     )
+    total_tokens: int | None = Field(
+        default=None,
+        description="Tokens of the runs that recorded a count; null where the database's "
+        "flow_run has no total_tokens column (another application's table)",
+    )
+    runs_with_tokens: int = Field(default=0, description="Runs that recorded a token count")
 
     @classmethod
     def from_stats(
@@ -122,6 +154,8 @@ class PeriodStats(BaseModel):
             started_after=started_after,
             started_before=started_before,
             approximate=stats.approximate,
+            total_tokens=stats.total_tokens if stats.tokens_recorded else None,
+            runs_with_tokens=stats.token_runs,
         )
 
 

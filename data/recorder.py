@@ -10,14 +10,14 @@ import inspect
 import json
 import logging
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, insert, select, update
 
 from data import record_writer
 from data.db import session_scope
@@ -25,7 +25,10 @@ from data.errors import Conflict, InvalidQuery, NotFound
 from data.filters import FlowRunFilter
 from data.models import FlowRun, FlowRunStatus, TriggerType, utcnow
 from data.record_values import storable_fields
+from data.sql_functions import USABLE_TOKENS
 from data.statuses import status_in
+from data.steps.record import step_rows, timed_step
+from data.steps.tables import Step
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -86,6 +89,8 @@ def finish_run(
     components_executed: int | None = None,
     scope: FlowRunFilter | None = None,
     ended_at: datetime | None = None,
+    total_tokens: int | None = None,
+    steps: Sequence[Mapping[str, Any]] | None = None,
 ) -> None:
     """Close an active run: the server sets ended_at (now, or ``ended_at`` for a finish
     written late by the recorder's background writer) and duration_ms.
@@ -121,6 +126,11 @@ def finish_run(
         }
         if components_executed is not None:
             values["components_executed"] = components_executed
+        if total_tokens is not None:
+            if not 0 <= total_tokens <= USABLE_TOKENS:
+                raise InvalidQuery(f"total_tokens: must be between 0 and {USABLE_TOKENS}")
+            values["total_tokens"] = total_tokens
+        rows = step_rows(run_id, steps) if steps else []
         # Conditional on still being active, so two finishers cannot both win.
         result = session.execute(
             update(FlowRun)
@@ -129,6 +139,8 @@ def finish_run(
         )
         if result.rowcount == 0:  # type: ignore[attr-defined]
             raise Conflict(f"Flow run {run_id} has already finished with status {row.status}")
+        if rows:
+            session.execute(insert(Step), rows)
 
 
 @dataclass
@@ -140,9 +152,15 @@ class RunHandle:
     components_executed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
     started: Future[None] | None = field(default=None, repr=False)
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    total_tokens: int | None = None
 
     def component_done(self, count: int = 1) -> None:
         self.components_executed += count
+
+    def step(self, name: str, **fields: Any) -> AbstractContextManager[dict[str, Any]]:
+        """Time one step (component) of the run: ``with handle.step("retrieve"): ...``."""
+        return timed_step(self.steps, name, **fields)
 
 
 def _begin(
@@ -189,6 +207,8 @@ def _end(engine: Engine, handle: RunHandle, exc: BaseException | None) -> Future
         error_message=str(exc) or repr(exc) if exc is not None else None,
         components_executed=handle.components_executed,
         ended_at=utcnow(),
+        total_tokens=handle.total_tokens,
+        steps=handle.steps or None,
     )
     return record_writer.submit(engine, write, f"end of run {handle.run_id}")
 

@@ -91,5 +91,7 @@ def finish(
         error_message=body.error_message,
         components_executed=body.components_executed,
         scope=scope,
+        total_tokens=body.total_tokens,
+        steps=None if body.steps is None else [s.model_dump() for s in body.steps],
     )
     return read_run(engine, run_id, scope)

@@ -20,6 +20,7 @@ from data.models import Flow, FlowRun, User
 from data.queries.cursors import decode_cursor, encode_cursor, stored_started_at
 from data.queries.page_branches import merged_page, page_branches
 from data.rollup.reader import matching_runs, route
+from data.rollup.sources import layout
 
 MAX_PAGE_SIZE = 500
 SortDirection = Literal["asc", "desc"]
@@ -82,6 +83,7 @@ class RunRecord(BaseModel):
     inputs: Any | None = None
     outputs: Any | None = None
     metadata: Any | None = None
+    total_tokens: int | None = None
 
 
 def to_record(row: Mapping[Any, Any]) -> RunRecord:
@@ -108,9 +110,13 @@ class RunPage:
         return pd.DataFrame([r.model_dump() for r in self.runs], columns=columns or None)
 
 
-def _columns(include_payloads: bool, payloads_as_text: bool = False) -> tuple[Any, ...]:
+def _columns(
+    include_payloads: bool, payloads_as_text: bool = False, tokens: bool = False
+) -> tuple[Any, ...]:
+    """``tokens``: flow_run has total_tokens (data.rollup.sources.Layout.run_tokens)."""
     payloads = PAYLOAD_TEXT_COLUMNS if payloads_as_text else PAYLOAD_COLUMNS
-    return SUMMARY_COLUMNS + (payloads if include_payloads else ())
+    counted = (FlowRun.total_tokens,) if tokens else ()
+    return SUMMARY_COLUMNS + counted + (payloads if include_payloads else ())
 
 
 def _base_select(
@@ -118,6 +124,7 @@ def _base_select(
     include_payloads: bool,
     payloads_as_text: bool = False,
     after: ColumnElement[bool] | None = None,
+    tokens: bool = False,
 ) -> Select[Any]:
     # The cursor's bound goes first: of two upper (or lower) bounds on the sorted column,
     # SQLite seeks on the first one it is given. After the filter's range end it walked
@@ -125,7 +132,7 @@ def _base_select(
     # runs; 0.1 ms from the cursor).
     where = flt.where() if after is None else and_(after, flt.where())
     return (
-        select(*_columns(include_payloads, payloads_as_text))
+        select(*_columns(include_payloads, payloads_as_text, tokens))
         .join(Flow, Flow.id == FlowRun.flow_id)
         .outerjoin(User, User.id == FlowRun.user_id)
         .where(where)
@@ -162,6 +169,7 @@ def page_statement(
     offset: int = 0,
     cursor: str | None = None,
     include_payloads: bool = False,
+    tokens: bool = False,
 ) -> Select[Any]:
     """The SELECT behind ``list_runs`` (one row more than ``limit``, to detect a next page);
     public so tests can EXPLAIN the real statement."""
@@ -174,9 +182,9 @@ def page_statement(
         after = after_cursor(sort_expr, direction, key, run_id)
     branches = page_branches(flt) if sort == "started_at" else []
     if branches:
-        columns = _columns(include_payloads)
+        columns = _columns(include_payloads, tokens=tokens)
         return merged_page(branches, columns, direction, after, limit + 1, offset)
-    query = _base_select(flt, include_payloads, after=after)
+    query = _base_select(flt, include_payloads, after=after, tokens=tokens)
     order = (
         (sort_expr.desc(), FlowRun.id.desc())
         if direction == "desc"
@@ -207,6 +215,7 @@ def list_runs(
         offset=offset,
         cursor=cursor,
         include_payloads=include_payloads,
+        tokens=layout(engine).run_tokens,
     )
     with engine.connect() as conn:
         rows = conn.execute(query).mappings().all()
@@ -240,7 +249,8 @@ def get_run(
     engine: Engine, run_id: uuid.UUID, flt: FlowRunFilter | None = None
 ) -> RunRecord | None:
     """The run, or ``None`` if it does not exist or ``flt`` (e.g. a user scope) excludes it."""
-    query = _base_select(flt or FlowRunFilter(), True).where(FlowRun.id == run_id)
+    tokens = layout(engine).run_tokens
+    query = _base_select(flt or FlowRunFilter(), True, tokens=tokens).where(FlowRun.id == run_id)
     with engine.connect() as conn:
         row = conn.execute(query).mappings().first()
     return None if row is None else to_record(row)

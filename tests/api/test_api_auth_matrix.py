@@ -52,6 +52,8 @@ def _reads(m: Matrix, client: TestClient, world: World, who: str) -> None:
         response = client.get(f"{API}/{run_id}", headers=headers)
         expected = 200 if run_id in visible else 404
         m.check(f"{who} GET {run_id}", response.status_code == expected, response.status_code)
+        steps = client.get(f"{API}/{run_id}/steps", headers=headers)
+        m.check(f"{who} GET {run_id}/steps", steps.status_code == expected, steps.status_code)
 
 
 def _aggregates(m: Matrix, client: TestClient, world: World, who: str) -> None:
