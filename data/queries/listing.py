@@ -106,7 +106,7 @@ class RunPage:
     next_cursor: str | None
 
     def to_frame(self) -> pd.DataFrame:
-        columns = [c.key for c in SUMMARY_COLUMNS]
+        columns = [c.key for c in SUMMARY_COLUMNS] + ["total_tokens"]
         return pd.DataFrame([r.model_dump() for r in self.runs], columns=columns or None)
 
 
