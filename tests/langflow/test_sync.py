@@ -228,6 +228,17 @@ def test_status_says_what_was_synced(
     assert "synced          14 run(s), 43 step(s)" in out and "in flight       1 run(s)" in out
     assert "s3cret-pw" not in out  # the password is never shown
     assert ("***" in out) == source_url.startswith("postgresql")
+    # Tokens are a first-class figure of `stats`, equal to the synced runs' sum.
+    ours = build_engine(db_url)
+    counted = rows(ours, "SELECT count(total_tokens) AS c, sum(total_tokens) AS n FROM flow_run")
+    ours.dispose()
+    code, out, _ = run_cli(capsys, "--database-url", db_url, "stats", "--days", "36500", "--json")
+    assert code == 0
+    stats = json.loads(out)
+    assert (stats["total_tokens"], stats["runs_with_tokens"]) == (counted[0].n, counted[0].c)
+    assert counted[0].n > 0
+    code, out, _ = run_cli(capsys, "--database-url", db_url, "stats", "--days", "36500")
+    assert f"tokens          {counted[0].n:,} in {counted[0].c:,} run(s) with a count" in out
 
 
 def test_hostile_rows_are_synced_or_skipped_with_a_reason(tmp_path: Path, sqlite_url: str) -> None:
