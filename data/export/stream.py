@@ -75,7 +75,7 @@ def export_statement(
             as_text(FlowRun.id).label("key_id"),
         )
         .select_from(FlowRun)
-        .join(Flow, Flow.id == FlowRun.flow_id)
+        .outerjoin(Flow, Flow.id == FlowRun.flow_id)
         .outerjoin(User, User.id == FlowRun.user_id)
     )
     if rendered is not None:
