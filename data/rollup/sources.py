@@ -17,6 +17,7 @@ from sqlalchemy import (
     FromClause,
     Integer,
     Table,
+    cast,
     inspect,
     null,
     select,
@@ -118,7 +119,7 @@ def run_tokens(engine: Engine) -> ColumnElement[Any]:
     no total_tokens column (another application's table)."""
     if layout(engine).run_tokens:
         return usable_tokens(FlowRun.total_tokens)
-    return null()
+    return cast(null(), BigInteger)  # typed: PostgreSQL cannot choose a sum(NULL)
 
 
 def rollup_tables(engine: Engine, grain: Grain) -> tuple[FromClause, FromClause]:
