@@ -5,7 +5,9 @@
   be stored (lone surrogates, NaN/Infinity, huge numbers, nesting beyond
   ``MAX_JSON_DEPTH``) a 422 naming the field. FastAPI then validates the parsed value.
 - ``reject_unknown_query`` answers 400 to any query parameter the route does not
-  declare, so a misspelt filter can never widen a read or a delete.
+  declare, so a misspelt filter can never widen a read or a delete, and to a
+  single-valued parameter given more than once (``dry_run=true&dry_run=false``):
+  FastAPI would silently keep the last one, so a client's intent is ambiguous.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 from fastapi import HTTPException, Request, Response, status
+from fastapi._compat import field_annotation_is_sequence
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
@@ -96,14 +99,39 @@ def declared_query_names(route: APIRoute) -> frozenset[str]:
     return frozenset(field.alias for dependant in dependants for field in dependant.query_params)
 
 
+def single_valued_query_names(route: APIRoute) -> frozenset[str]:
+    """The declared query parameters that take one value. FastAPI's own rule decides
+    (a ``list[...]`` annotation reads every occurrence, anything else only the last),
+    so this set can never disagree with how the value is actually read."""
+    return frozenset(
+        field.alias
+        for dependant in _dependants(route.dependant)
+        for field in dependant.query_params
+        if not field_annotation_is_sequence(field.field_info.annotation)
+    )
+
+
+def _refuse_repeats(request: Request, route: APIRoute) -> None:
+    single = single_valued_query_names(route)
+    repeated = sorted(name for name in single if len(request.query_params.getlist(name)) > 1)
+    if repeated:
+        shown = ", ".join(repeated[:MAX_NAMES_SHOWN])
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            f"query parameter(s) given more than once: {shown}; each takes one value",
+        )
+
+
 def reject_unknown_query(request: Request) -> None:
-    """400 when the query string holds a parameter the matched route does not declare."""
+    """400 when the query string holds a parameter the matched route does not declare,
+    or repeats one that takes a single value."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
     allowed = declared_query_names(route)
     unknown = sorted({name for name in request.query_params if name not in allowed})
     if not unknown:
+        _refuse_repeats(request, route)
         return
     shown = ", ".join(printable(name) for name in unknown[:MAX_NAMES_SHOWN])
     accepted = ", ".join(sorted(allowed)) or "none"

@@ -110,6 +110,26 @@ DELETE_CASES: list[tuple[dict[str, str], int, str]] = [
     ({"flowid": "x", "older_than_days": "0"}, 400, "flowid"),
     ({"older_than_days": "1", "started_after": "2199-12-31"}, 400, "older_than_days"),
 ]
+# A single-valued parameter given twice: FastAPI keeps the last value, so each of these
+# used to be taken (``dry_run=true&dry_run=false`` really deleted). Now a 400 naming it.
+REPEATED_DELETES: list[list[tuple[str, str]]] = [
+    [("session_id", "X"), ("dry_run", "true"), ("dry_run", "false")],
+    [("all", "false"), ("all", "true")],
+    [("all", "true"), ("all", "true"), ("dry_run", "true")],
+    [("older_than_days", "30"), ("older_than_days", "0")],
+    [("include_active", "false"), ("include_active", "true"), ("older_than_days", "1")],
+    [("session_id", "a"), ("session_id", "b"), ("dry_run", "true")],
+]
+REPEATED_READS: list[tuple[str, list[tuple[str, str]]]] = [
+    ("/", [("limit", "1"), ("limit", "500")]),
+    ("/", [("order_dir", "asc"), ("order_dir", "desc")]),
+    ("/", [("include_payloads", "false"), ("include_payloads", "true")]),
+    ("/", [("started_after", "2026-01-01"), ("started_after", "2026-01-02")]),
+    ("/", [("q", "x"), ("q", "y")]),
+    ("/stats", [("days", "1"), ("days", "30")]),
+    ("/stats/timeseries", [("bucket", "hour"), ("bucket", "day")]),
+    ("/export.csv", [("columns", "id"), ("columns", "status")]),
+]
 AUDIT = "/api/v1/audit"
 AUDIT_CASES: list[tuple[str, str, int]] = [
     ("limit", "0", 422),
@@ -173,6 +193,13 @@ def _endpoint_cases() -> list[Case]:
     for name, value, code in AUDIT_CASES:
         cases.append(Case("GET", AUDIT + "/", code, name, params={name: value}))
     cases.append(Case("GET", AUDIT + "/export.csv", 400, "limit", params={"limit": "5"}))
+    cases.append(Case("GET", AUDIT + "/", 400, "limit", params=[("limit", "1"), ("limit", "2")]))
+    for who in ("admin", "alice"):
+        for pairs in REPEATED_DELETES:
+            needle = next(n for n, _ in pairs if [m for m, _ in pairs].count(n) > 1)
+            cases.append(Case("DELETE", API + "/", 400, needle, params=pairs, who=who))
+    for path, pairs in REPEATED_READS:
+        cases.append(Case("GET", API + path, 400, pairs[0][0], params=pairs))
     return cases
 
 
