@@ -8,7 +8,7 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from data.cli.args import add_filter_arguments, bounded
 from data.cli.errors import EXIT_INPUT, report
@@ -22,6 +22,15 @@ MAX_ROWS = 2**31 - 1
 
 
 class OneLineParser(argparse.ArgumentParser):
+    """Every parser and subparser of the CLI (subparsers are made with this class).
+
+    Abbreviations are off: argparse took `delete --a` for `--all` and deleted every
+    finished run. An option must be spelt in full, or it is an unrecognized argument."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_INPUT, f"{self.prog}: error: {message} (see --help)\n")
 

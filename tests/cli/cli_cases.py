@@ -130,6 +130,17 @@ COMMAND_CASES = cases(
         (("sweep-stuck", "--timeout-minutes", "abc"), INPUT, "--timeout-minutes: 'abc'"),
         (("sweep-stuck", "--timeout-minutes", "99999999999999"), INPUT, "--timeout-minutes"),
         (("sweep-stuck", "--dry-run", "extra"), INPUT, "unrecognized arguments: extra"),
+        # abbreviations are refused (issue 18: `delete --a` was taken for `--all`)
+        (("delete", "--a"), INPUT, "unrecognized arguments: --a"),
+        (("delete", "--al", "--dry-run"), INPUT, "unrecognized arguments: --al"),
+        (("delete", "--older-than", "30"), INPUT, "unrecognized arguments: --older-than 30"),
+        (("delete", "--all", "--include-act"), INPUT, "unrecognized arguments: --include-act"),
+        (("prune", "--max-age", "1"), INPUT, "unrecognized arguments: --max-age 1"),
+        (("prune", "--max-age-days", "1", "--dry"), INPUT, "unrecognized arguments: --dry"),
+        (("sweep-stuck", "--time", "1"), INPUT, "unrecognized arguments: --time 1"),
+        (("export", "--col", "id"), INPUT, "unrecognized arguments: --col id"),
+        (("stats", "--stat", "failure"), INPUT, "unrecognized arguments: --stat failure"),
+        (("--database", "x", "stats"), INPUT, "invalid choice: 'x'"),
         # the command itself
         ((), INPUT, "the following arguments are required: command"),
         (("bogus-command",), INPUT, "invalid choice: 'bogus-command'"),
@@ -157,6 +168,7 @@ ACCOUNT_CASES = cases(
         (("api-key", "revoke", "123"), INPUT, "key id: '123' is not a UUID"),
         (("api-key", "revoke", str(uuid.UUID(int=7))), NOT_FOUND, "no active API key"),
         (("api-key", "list", "--all"), INPUT, "unrecognized arguments: --all"),
+        (("api-key", "create", "--us", "alice"), INPUT, "required: --user"),
     ]
 )
 
