@@ -22,6 +22,7 @@ from data.errors import InvalidQuery
 from data.models import FlowRun, FlowRunStatus, StoredRetentionPolicy, utcnow
 from data.queries.cursors import stored_started_at
 from data.queries.listing import after_cursor
+from data.retention_store import MAX_DAYS, InvalidStoredPolicy, read_stored_values
 from data.settings import Settings
 from data.statuses import status_in
 
@@ -34,15 +35,15 @@ class RetentionPolicy:
     status_max_age_days: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.max_age_days is not None and self.max_age_days < 1:
-            raise InvalidQuery("max_age_days: must be 1 or more")
+        if self.max_age_days is not None and not 1 <= self.max_age_days <= MAX_DAYS:
+            raise InvalidQuery(f"max_age_days: must be between 1 and {MAX_DAYS:,}")
         if self.max_runs_per_flow is not None and self.max_runs_per_flow < 1:
             raise InvalidQuery("max_runs_per_flow: must be 1 or more")
         for status, days in self.status_max_age_days.items():
             if status in FlowRunStatus.active():
                 raise InvalidQuery(f"status_max_age_days: {status} runs are never pruned")
-            if days < 1:
-                raise InvalidQuery(f"status_max_age_days: {status} must be 1 day or more")
+            if not 1 <= days <= MAX_DAYS:
+                raise InvalidQuery(f"status_max_age_days: {status} must be 1 to {MAX_DAYS:,} days")
 
     @property
     def is_empty(self) -> bool:
@@ -187,19 +188,25 @@ def effective_policy(engine: Engine, settings: Settings) -> EffectivePolicy:
         row = session.get(StoredRetentionPolicy, POLICY_ROW_ID)
         if row is None:
             return EffectivePolicy(RetentionPolicy.from_settings(settings), "settings")
-        try:
-            ages = {str(k): int(v) for k, v in json.loads(row.status_max_age_days).items()}
-            policy = RetentionPolicy(row.max_age_days, row.max_runs_per_flow, ages)
-        except (ValueError, TypeError, AttributeError, InvalidQuery) as exc:
-            # Never apply a policy we cannot read exactly: refuse with the reason.
-            raise InvalidQuery(
-                f"stored retention policy is invalid ({exc}); save it again"
-            ) from None
+        # Never apply a policy we cannot read exactly: refuse with the reason.
+        age, runs, ages = read_stored_values(
+            row.max_age_days, row.max_runs_per_flow, row.status_max_age_days
+        )
+        policy = RetentionPolicy(age, runs, ages)
         return EffectivePolicy(policy, "database", row.updated_at, row.updated_by)
 
 
 def save_policy(engine: Engine, policy: RetentionPolicy, updated_by: str) -> None:
+    """Store ``policy``; refused (``InvalidQuery``) unless it would read back exactly."""
     values = policy.as_dict()
+    try:
+        read_stored_values(
+            values["max_age_days"],
+            values["max_runs_per_flow"],
+            json.dumps(values["status_max_age_days"]),
+        )
+    except InvalidStoredPolicy as exc:
+        raise InvalidQuery(f"retention policy cannot be saved: {exc.problem}") from None
     with session_scope(engine) as session:
         row = session.get(StoredRetentionPolicy, POLICY_ROW_ID)
         if row is None:

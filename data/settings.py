@@ -44,9 +44,10 @@ class Settings(BaseSettings):
         le=1 << 30,
         description="REST API: larger request bodies are refused with a 413.",
     )
-    retention_max_age_days: int | None = Field(default=None, ge=1)
-    retention_max_runs_per_flow: int | None = Field(default=None, ge=1)
-    retention_failure_max_age_days: int | None = Field(default=None, ge=1)
+    # The same bounds as a policy stored on the Retention page (data.retention_store).
+    retention_max_age_days: int | None = Field(default=None, ge=1, le=36_500)
+    retention_max_runs_per_flow: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    retention_failure_max_age_days: int | None = Field(default=None, ge=1, le=36_500)
     recorder_timeout_seconds: float = Field(
         default=0.5,
         ge=0,

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from dashworld import FINISHED, all_rows, app, assert_clean, seed, texts
-from sqlalchemy import select
+from sqlalchemy import select, text
 from streamlit.testing.v1 import AppTest
 
 from dashboard.components import retention_actions
@@ -21,7 +21,7 @@ from data.db import build_engine, session_scope
 from data.deletion import delete_runs
 from data.filters import FlowRunFilter
 from data.models import Flow, FlowRun
-from data.retention import effective_policy
+from data.retention import RetentionPolicy, effective_policy, save_policy
 from data.settings import get_settings
 
 PAGE = "views/retention.py"
@@ -271,3 +271,38 @@ def test_same_named_flows_are_told_apart_in_the_bulk_delete_picker(
     at = open_page(app(monkeypatch, sqlite_url))
     picker = at.multiselect(key="r_flows")
     assert sorted(picker.options) == ["Digest (ann)", "Digest (bob)"]
+
+
+@pytest.mark.parametrize(
+    ("column", "literal", "needle"),
+    [
+        ("status_max_age_days", """'{"failure": 1.5}'""", "1.5' is not a whole number"),
+        ("status_max_age_days", """'{"success": 1, "success": 2}'""", "more than once"),
+        ("status_max_age_days", """'{"failure": true}'""", "True is not a whole number"),
+        ("status_max_age_days", """'{"bogus": 5}'""", "unknown key 'bogus'"),
+        ("max_age_days", "1000000000", "not between 1 and 36,500"),
+    ],
+)
+def test_an_unreadable_stored_policy_is_one_error_and_prunes_nothing(
+    monkeypatch: pytest.MonkeyPatch, db_url: str, column: str, literal: str, needle: str
+) -> None:
+    """Issue 18 item 5: the page says the stored policy cannot be read, shows why, and
+    offers no prune; the audit log and the bulk delete still render."""
+    seed(db_url, runs=60)
+    engine = build_engine(db_url)
+    try:
+        save_policy(engine, RetentionPolicy(max_age_days=1), "x")
+        with engine.begin() as conn:
+            conn.execute(text(f"UPDATE flowrun_retention_policy SET {column} = {literal}"))
+    finally:
+        engine.dispose()
+    before = len(all_rows(db_url))
+    at = app(monkeypatch, db_url)
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    [error] = texts(at.error)
+    assert "stored retention policy cannot be read" in error
+    assert any(needle in c.value for c in at.code)
+    assert not [b for b in at.button if b.key in ("p_preview_btn", "p_go", "pol_save")]
+    assert at.button(key="r_preview_btn") is not None  # the rest of the page still works
+    assert len(all_rows(db_url)) == before
