@@ -21,6 +21,9 @@ K_USER, K_SESSION, K_RUN_ID = "f_user", "f_session", "f_run_id"
 K_MIN_S, K_MAX_S = "f_min_s", "f_max_s"
 PARAMS = ("user", "session", "run_id", "min_s", "max_s")
 MAX_TEXT = 500
+# 100 years. A duration filter is in milliseconds in SQL: 1e300 s (a crafted link) once
+# overflowed the query and crashed the page.
+MAX_SECONDS = 36_500 * 86_400
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,16 @@ def _seconds(name: str, raw: str | None, errors: list[str]) -> float | None:
     if not math.isfinite(value) or value < 0:
         errors.append(f"{name}: '{raw}' is not a duration in seconds (a number, 0 or more)")
         return None
+    if value > MAX_SECONDS:
+        errors.append(f"{name}: '{raw[:40]}' is too long (at most {MAX_SECONDS:,} seconds)")
+        return None
     return value
+
+
+def unsendable(text: str) -> bool:
+    """Text no database query can carry: NUL (PostgreSQL refuses it) or lone surrogates
+    (cannot be encoded). A link holding either would crash the page's query."""
+    return any(char == "\x00" or "\ud800" <= char <= "\udfff" for char in text)
 
 
 def parse_extra(first: Any, known_users: set[str] | None, errors: list[str]) -> ExtraFilters:
@@ -71,6 +83,9 @@ def parse_extra(first: Any, known_users: set[str] | None, errors: list[str]) -> 
     session = first("session") or ""
     if len(session) > MAX_TEXT:
         errors.append(f"session: longer than {MAX_TEXT} characters")
+        session = ""
+    elif unsendable(session):
+        errors.append("session: must not contain NUL characters or invalid (surrogate) text")
         session = ""
     low, high = _seconds("min_s", first("min_s"), errors), _seconds("max_s", first("max_s"), errors)
     if low is not None and high is not None and low > high:

@@ -22,6 +22,10 @@ from data.models import FlowRunStatus, TriggerType
 from data.statuses import KNOWN_STATUSES, canonical, check_text
 
 MINUTE_FORMAT = "%Y-%m-%dT%H:%M"
+# The dates a link may ask for, as the API's time filters: at the calendar's ends
+# (0001-01-01, 9999-12-31) converting a local day to UTC overflows and crashed the page.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)
+DATE_RANGE_NOTE = f"must be between {FIRST_DAY} and {LAST_DAY}"
 
 
 # Every parameter a link may carry (Streamlit's own embed options included).
@@ -73,18 +77,34 @@ class FilterState:
 
 def _parse_date(name: str, raw: str, errors: list[str]) -> date | None:
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         errors.append(f"{name}: '{raw}' is not a date (use YYYY-MM-DD)")
         return None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        errors.append(f"{name}: {raw} {DATE_RANGE_NOTE}")
+        return None
+    return day
 
 
 def _parse_moment(name: str, raw: str, errors: list[str]) -> datetime | None:
     try:
-        return datetime.fromisoformat(raw).replace(second=0, microsecond=0, tzinfo=None)
+        moment = datetime.fromisoformat(raw).replace(second=0, microsecond=0, tzinfo=None)
     except ValueError:
         errors.append(f"{name}: '{raw}' is not a date or time (use YYYY-MM-DD or YYYY-MM-DDTHH:MM)")
         return None
+    if not FIRST_DAY <= moment.date() <= LAST_DAY:
+        errors.append(f"{name}: {raw} {DATE_RANGE_NOTE}")
+        return None
+    return moment
+
+
+def _text(name: str, raw: str, errors: list[str]) -> str:
+    """``raw`` if a query can carry it; else reported and dropped (empty)."""
+    if xf.unsendable(raw):
+        errors.append(f"{name}: must not contain NUL characters or invalid (surrogate) text")
+        return ""
+    return raw
 
 
 def _parse_span(
@@ -194,7 +214,7 @@ def parse_params(
     if not is_timezone(tz):
         errors.append(f"tz: unknown time zone '{tz}'")
         tz = DEFAULT_TZ
-    text = (first("q") or "")[:500]
+    text = _text("q", (first("q") or "")[:500], errors)
     state = FilterState(
         range=range_,
         dates=dates,
@@ -203,8 +223,10 @@ def parse_params(
         statuses=_parse_statuses(params.get("status", []), check_status, errors),
         triggers=_parse_choices("trigger", params.get("trigger", []), TRIGGERS, errors),
         text=text,
-        error_types=tuple(params.get("error_type", [])),
-        error_sig=first("sig") or "",
+        error_types=tuple(
+            value for value in params.get("error_type", []) if _text("error_type", value, errors)
+        ),
+        error_sig=_text("sig", first("sig") or "", errors),
         from_ts=span[0] if span else None,
         to_ts=span[1] if span else None,
         extra=xf.parse_extra(first, known_users, errors),
