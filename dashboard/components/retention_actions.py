@@ -3,7 +3,8 @@
 Both follow preview -> typed confirmation -> re-count -> batched delete with progress.
 The cutoff time is fixed at preview, so the delete applies exactly the previewed
 criteria; if the re-count differs (runs recorded or deleted meanwhile), the user must
-preview again. Every preview and delete is written to the audit log as "dashboard".
+preview again. Every preview and delete is written to the audit log as "dashboard",
+except in read-only mode, where a preview is a plain count and nothing is written.
 """
 
 from __future__ import annotations
@@ -120,7 +121,12 @@ def bulk_delete_section(flows: dict[str, str], tz: str, read_only: bool) -> None
     criteria = (days, tuple(chosen_flows), tuple(statuses))
     if st.button("Preview: count matching runs", key="r_preview_btn"):
         flt = criteria_filter(days, chosen_flows, statuses, datetime.now(UTC))
-        count = da.call(delete_runs, flt, dry_run=True, audit=AuditContext.dashboard())
+        # Read-only writes nothing, not even the audit entry of a dry run: a plain count.
+        count = (
+            da.call(count_deletable, flt)
+            if read_only
+            else da.call(delete_runs, flt, dry_run=True, audit=AuditContext.dashboard())
+        )
         everything = bool(da.call(matches_every_deletable, bulk_delete_filter(flt)))
         st.session_state.pop(K_EVERYTHING, None)  # each preview is confirmed afresh
         st.session_state[K_PREVIEW] = {
@@ -190,7 +196,11 @@ def prune_section(policy: RetentionPolicy, read_only: bool) -> None:
         return
     if st.button("Preview prune (dry run)", key="p_preview_btn"):
         now = datetime.now(UTC)
-        result = da.call(prune, policy, dry_run=True, now=now, audit=AuditContext.dashboard())
+        result = (
+            da.call(preview_prune, policy, now=now)  # read-only: no audit entry either
+            if read_only
+            else da.call(prune, policy, dry_run=True, now=now, audit=AuditContext.dashboard())
+        )
         st.session_state[K_PRUNE] = {"now": now, "result": result, "policy": policy}
     preview = st.session_state.get(K_PRUNE)
     if not preview:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from dashworld import FINISHED, all_rows, app, assert_clean, seed, texts
+from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
 from data.db import build_engine
@@ -147,3 +148,33 @@ def test_read_only_mode_hides_every_destructive_control(
     assert not {"Run prune"} & labels and not [x for x in labels if x.startswith("Delete")]
     assert not [t for t in at.text_input if t.key in ("r_confirm", "p_confirm")]
     assert len(all_rows(sqlite_url)) == 100
+
+
+def _audit_rows(url: str) -> int:
+    engine = build_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM flowrun_audit")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def test_read_only_previews_write_nothing_not_even_an_audit_entry(
+    monkeypatch: pytest.MonkeyPatch, db_url: str
+) -> None:
+    """Issue 18: a read-only dashboard's previews used to write a dry-run audit entry
+    each. They still count exactly (against pandas), and write no row at all."""
+    seed(db_url, runs=120)
+    rows = all_rows(db_url)
+    at = app(monkeypatch, db_url, read_only="1", retention_max_age_days="5")
+    assert _preview(at, 0, []) == int(rows["status"].isin(FINISHED).sum())
+    assert _preview(at, 0, ["failure"]) == int((rows["status"] == "failure").sum())
+    for _ in range(3):
+        at.button(key="p_preview_btn").click().run()
+    assert_clean(at)
+    cutoff = datetime.now(UTC) - timedelta(days=5)
+    old = rows["status"].isin(FINISHED) & (rows["started_at"] < cutoff)
+    message = next(i.value for i in at.info if "would be pruned" in i.value)
+    assert int(message.split("**")[1].split()[0].replace(",", "")) == int(old.sum())
+    assert _audit_rows(db_url) == 0
+    assert len(all_rows(db_url)) == 120
