@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "FLOWRUNS_"
@@ -44,6 +45,17 @@ class Settings(BaseSettings):
         le=1 << 30,
         description="REST API: larger request bodies are refused with a 413.",
     )
+    public_url: str | None = Field(
+        default=None,
+        description="REST API: the address clients reach it at (scheme, host, optional path "
+        "prefix); paging links are built from it instead of the request's Host header.",
+    )
+    dry_runs_per_hour: int = Field(
+        default=60,
+        ge=1,
+        le=100_000,
+        description="REST API: audited dry runs a regular user may make per rolling hour.",
+    )
     # The same bounds as a policy stored on the Retention page (data.retention_store).
     retention_max_age_days: int | None = Field(default=None, ge=1, le=36_500)
     retention_max_runs_per_flow: int | None = Field(default=None, ge=1, le=2**31 - 1)
@@ -60,6 +72,22 @@ class Settings(BaseSettings):
         le=86_400,
         description="How long a delayed record is retried in the background before it is dropped.",
     )
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        """An absolute http(s) address without query or fragment (links are built on it)."""
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if any(char.isspace() or ord(char) < 32 for char in value):
+            raise ValueError("must not contain spaces or control characters")
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an absolute http(s) URL, e.g. https://flowruns.example.com")
+        if parts.query or parts.fragment:
+            raise ValueError("must not have a query or a fragment")
+        return value.rstrip("/")
 
     @property
     def resolved_database_url(self) -> str:

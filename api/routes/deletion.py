@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
+from sqlalchemy import Engine
 
 from api.deps import EngineDep, PrincipalDep, require_writable, scope_user_id, scoped
 from api.errors import ERROR_RESPONSES
@@ -14,10 +15,12 @@ from api.routes.runs import NOT_FOUND
 from api.schemas import DeleteResult, ErrorResponse
 from data.accounts import Principal
 from data.audit import AuditContext
+from data.audit_quota import TooManyDryRuns, check_dry_run_quota
 from data.delete_guard import require_all_for_everything
 from data.deletion import delete_run, delete_runs
 from data.errors import InvalidQuery, NotFound
 from data.filters import FlowRunFilter
+from data.settings import get_settings
 
 router = APIRouter(dependencies=[Depends(require_writable)])
 
@@ -25,12 +28,29 @@ READ_ONLY: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorResponse, "description": "The deployment is read-only"}
 }
 REFUSED: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorResponse, "description": "Refused: no filter, or active runs named"}
+    400: {"model": ErrorResponse, "description": "Refused: no filter, or active runs named"},
+    429: {
+        "model": ErrorResponse,
+        "description": "A regular user's dry runs are capped (FLOWRUNS_DRY_RUNS_PER_HOUR); "
+        "see Retry-After",
+    },
 }
 
 
 def audit_context(principal: Principal) -> AuditContext:
     return AuditContext.api(principal.user_id, principal.username)
+
+
+def _within_dry_run_quota(engine: Engine, principal: Principal) -> None:
+    """429 with Retry-After once a regular user's audited dry runs reach the hourly cap."""
+    try:
+        check_dry_run_quota(engine, principal.user_id, get_settings().dry_runs_per_hour)
+    except TooManyDryRuns as exc:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            str(exc),
+            headers={"Retry-After": str(exc.retry_after_s)},
+        ) from None
 
 
 def deleted_message(count: int, dry_run: bool) -> str:
@@ -79,6 +99,8 @@ def delete_many(
         "include_active": include_active,
         "scope_user_id": scope_user_id(principal),
     }
+    if dry_run and not principal.is_superuser:
+        _within_dry_run_quota(engine, principal)
     try:
         require_all_for_everything(engine, flt, **request)
         count = delete_runs(engine, flt, dry_run=dry_run, audit=audit_context(principal), **request)

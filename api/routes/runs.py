@@ -16,6 +16,7 @@ from data import queries as q
 from data.errors import NotFound
 from data.filters import FlowRunFilter
 from data.queries.listing import MAX_PAGE_SIZE
+from data.settings import get_settings
 
 router = APIRouter()
 
@@ -43,7 +44,15 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 
 
 def next_link(request: Request, cursor: str) -> str:
+    """The next page's address. With ``FLOWRUNS_PUBLIC_URL`` it is built on that address,
+    never on the request's ``Host`` header, which the client chooses: a forged Host would
+    otherwise send the next request (and its API key) to another server."""
     url = request.url.remove_query_params("offset").include_query_params(cursor=cursor)
+    public = get_settings().public_url
+    if public:
+        root = str(request.scope.get("root_path", ""))
+        path = url.path[len(root) :] if root and url.path.startswith(root) else url.path
+        return f'<{public}{path}?{url.query}>; rel="next"'
     return f'<{url}>; rel="next"'
 
 

@@ -222,6 +222,14 @@ BAD_SETTINGS: list[tuple[str, str, str]] = [
     ("FLOWRUNS_RECORDER_TIMEOUT_SECONDS", "-1", "FLOWRUNS_RECORDER_TIMEOUT_SECONDS"),
     ("FLOWRUNS_RECORDER_TIMEOUT_SECONDS", "soon", "FLOWRUNS_RECORDER_TIMEOUT_SECONDS"),
     ("FLOWRUNS_RECORDER_RETRY_SECONDS", "1e9", "FLOWRUNS_RECORDER_RETRY_SECONDS"),
+    ("FLOWRUNS_RETENTION_MAX_AGE_DAYS", "1000000000", "FLOWRUNS_RETENTION_MAX_AGE_DAYS: Input"),
+    ("FLOWRUNS_RETENTION_FAILURE_MAX_AGE_DAYS", "36501", "FLOWRUNS_RETENTION_FAILURE_MAX"),
+    ("FLOWRUNS_PUBLIC_URL", "evil.example", "FLOWRUNS_PUBLIC_URL: Value error, must be an abs"),
+    ("FLOWRUNS_PUBLIC_URL", "ftp://x.example", "FLOWRUNS_PUBLIC_URL: Value error, must be an"),
+    ("FLOWRUNS_PUBLIC_URL", "https://x.example/?a=1", "FLOWRUNS_PUBLIC_URL: Value error, must not"),
+    ("FLOWRUNS_PUBLIC_URL", "https://x .example", "FLOWRUNS_PUBLIC_URL: Value error, must not"),
+    ("FLOWRUNS_DRY_RUNS_PER_HOUR", "0", "FLOWRUNS_DRY_RUNS_PER_HOUR: Input should be greater"),
+    ("FLOWRUNS_DRY_RUNS_PER_HOUR", "many", "FLOWRUNS_DRY_RUNS_PER_HOUR: Input should be a valid"),
 ]
 ENV_COMMANDS = (("stats",), ("delete", "--all"), ("sweep-stuck",))
 ENV_CASES = [
