@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import traceback
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,12 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import fake_openai
 import scenarios
-from e2e_dashboard import (
+from e2e_browser import (
+    CheckFailed,
     TraceFacts,
     check_dashboard,
     expect,
     read_trace,
-    running_dashboard,
 )
 from probe import Probe
 from server import (
@@ -45,6 +46,7 @@ from server import (
     SUPERUSER_PASSWORD,
     LangflowServer,
     ensure_venv,
+    free_port,
     installed_versions,
 )
 
@@ -202,14 +204,59 @@ def run_check(venv_path: Path | None, work: Path, report: Report) -> None:
         with report.phase("dashboard start (streamlit)"):
             base = stack.enter_context(running_dashboard(our_url, work / "streamlit.log"))
         with report.phase("Chromium checks"):
-            report.checks += check_dashboard(
-                base, facts["llm"], facts["fails"], work / "chromium-profile", SHOTS, forbidden
+            check_dashboard(
+                base,
+                facts["llm"],
+                facts["fails"],
+                work / "chromium-profile",
+                SHOTS,
+                forbidden,
+                report.checks,
             )
     for path in SHOTS.values():
         report.checks.append(
             f"screenshot {path.relative_to(REPO)}: {path.stat().st_size / 1024:.0f} KiB,"
             " no machine path on the page"
         )
+
+
+@contextlib.contextmanager
+def running_dashboard(database_url: str, log_path: Path) -> Iterator[str]:
+    """`streamlit run dashboard/app.py` on our database; yields its base URL."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWRUNS_")}
+    env["FLOWRUNS_DATABASE_URL"] = database_url
+    port = free_port()
+    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py"]
+    command += ["--server.headless", "true", "--server.port", str(port)]
+    command += ["--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(base, proc)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def _wait_healthy(base: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise CheckFailed(f"the dashboard exited with {proc.returncode}; see its log")
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response,
+        ):
+            if response.status == 200:
+                return
+        time.sleep(0.3)
+    raise CheckFailed(f"the dashboard did not answer within {timeout:.0f} s")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,28 +1,20 @@
-"""The end-to-end check's browser half: our dashboard (`streamlit run`) on a free loopback
-port, and Debian's Chromium (Playwright, never a downloaded browser) reading two synced
-Langflow runs on the History page. What each page must show is read from Langflow's own
-database with SQL (`TraceFacts`), never from ours.
+"""The end-to-end check's browser half: Debian's Chromium (Playwright, never a downloaded
+browser) reads two synced Langflow runs on our dashboard's History page. What each page must
+show is read from Langflow's own database with SQL (`TraceFacts`), never from ours.
 """
 
 from __future__ import annotations
 
 import contextlib
 import html
-import os
 import re
 import sqlite3
-import subprocess
-import sys
 import time
-import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from server import free_port
-
-REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 # As tests/dashboard/e2e_server.py: headless, and nothing that reaches the internet.
 CHROMIUM_ARGS = [
@@ -36,8 +28,12 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 WAIT_MS = 60_000  # a first page render on 2 busy cores can take a while
+VIEWPORT = {"width": 1400, "height": 2600}  # the run detail with its timeline, unscrolled
 CHART = ".st-key-rd_steps_chart .js-plotly-plot"  # the run detail's step timeline
 LABEL_PREFIX = re.compile(r"^\s*(?:↳\s*)?\d+\.\s*")  # "2. " / "  ↳ 3. " before a step's name
+
+
+T = TypeVar("T")
 
 
 class CheckFailed(AssertionError):
@@ -78,6 +74,12 @@ class TraceFacts:
     def failing(self) -> list[Span]:
         return [s for s in self.spans if s.error]
 
+    @property
+    def error_line(self) -> str:
+        """The first line of the failing span's error."""
+        errors = [s.error.strip() for s in self.failing if s.error and s.error.strip()]
+        return errors[0].splitlines()[0] if errors else ""
+
 
 def read_trace(db: Path, trace_id: str, flow_name: str) -> TraceFacts:
     key = trace_id.replace("-", "")  # SQLite holds Langflow's ids as 32 hex characters
@@ -98,102 +100,84 @@ def read_trace(db: Path, trace_id: str, flow_name: str) -> TraceFacts:
     )
 
 
-@contextlib.contextmanager
-def running_dashboard(database_url: str, log_path: Path) -> Iterator[str]:
-    """`streamlit run dashboard/app.py` on our database; yields its base URL."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWRUNS_")}
-    env["FLOWRUNS_DATABASE_URL"] = database_url
-    port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py"]
-    command += ["--server.headless", "true", "--server.port", str(port)]
-    command += ["--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(base, proc)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
-def _wait_healthy(base: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise CheckFailed(f"the dashboard exited with {proc.returncode}; see its log")
-        with (
-            contextlib.suppress(OSError),
-            urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response,
-        ):
-            if response.status == 200:
-                return
-        time.sleep(0.3)
-    raise CheckFailed(f"the dashboard did not answer within {timeout:.0f} s")
-
-
 class DashboardCheck:
     """Drives one Chromium tab; every check passed is added to `passed` as one line."""
 
-    def __init__(self, page: Any, base: str, forbidden: list[str]) -> None:
-        self.page, self.base = page, base
+    def __init__(
+        self, page: Any, base: str, forbidden: list[str], passed: list[str], wait_ms: int = WAIT_MS
+    ) -> None:
+        self.page, self.base, self.wait_ms = page, base, wait_ms
         self.forbidden = forbidden  # machine paths the page (and the screenshots) must not show
-        self.passed: list[str] = []
+        self.passed = passed
 
     def open_run(self, run: TraceFacts) -> None:
         self.page.goto(f"{self.base}/history?range=all&run={run.trace_id}")
-        self.page.locator('[data-testid="stMainBlockContainer"] h1').first.wait_for(timeout=WAIT_MS)
+        title = self.page.locator('[data-testid="stMainBlockContainer"] h1').first
+        title.wait_for(timeout=self.wait_ms)
+
+    def settled(self, read: Callable[[], T], ok: Callable[[T], bool]) -> T:
+        """What `read` gives once `ok` holds, or at the deadline: a rerun replaces the
+        previous run's elements one by one, so the first reading may still be the old one."""
+        deadline = time.monotonic() + self.wait_ms / 1000
+        value = read()
+        while not ok(value) and time.monotonic() < deadline:
+            time.sleep(0.3)
+            value = read()
+        return value
 
     def steps(self, run: TraceFacts) -> None:
         """The heading, one timeline bar per span, and the bars' names are the spans'."""
-        count = len(run.spans)
-        heading = self.page.get_by_role("heading", name=f"Steps ({count})", exact=True)
-        heading.wait_for(timeout=WAIT_MS)
-        headings = self.page.get_by_role("heading", name=re.compile(r"^Steps \(")).count()
-        expect(headings == 1, f"{headings} 'Steps (…)' headings on the page")
-        self.page.locator(CHART).wait_for(timeout=WAIT_MS)
-        self.page.wait_for_function(
-            f"n => document.querySelectorAll('{CHART} .barlayer .point').length === n",
-            arg=count,
-            timeout=WAIT_MS,
+        count, names = len(run.spans), sorted(s.name for s in run.spans)
+        headings = self.page.get_by_role("heading", name=re.compile(r"^Steps \("))
+        headings.first.wait_for(timeout=self.wait_ms)
+        shown = self.settled(headings.all_inner_texts, lambda h: h == [f"Steps ({count})"])
+        expect(
+            shown == [f"Steps ({count})"],
+            f"{run.flow_name}: the page shows {shown}; Langflow wrote {count} spans",
         )
         chart = self.page.locator(CHART)
-        labels = chart.evaluate("gd => gd.data.flatMap(t => t.y)")
-        drawn = sorted(LABEL_PREFIX.sub("", html.unescape(str(label))) for label in labels)
-        expect(
-            drawn == sorted(s.name for s in run.spans),
-            f"timeline bars {drawn}, Langflow's spans {sorted(s.name for s in run.spans)}",
-        )
+        chart.wait_for(timeout=self.wait_ms)
+        bars = self.settled(chart.locator(".barlayer .point").count, lambda n: n == count)
+        expect(bars == count, f"{run.flow_name}: the timeline draws {bars} bars, not {count}")
+        drawn = self.settled(lambda: self._bar_names(chart), lambda d: d == names)
+        expect(drawn == names, f"timeline bars {drawn}, Langflow's spans {names}")
         self.passed.append(
             f"{run.flow_name}: 'Steps ({count})' = the {count} spans Langflow wrote for trace"
             f" {run.trace_id}; the Plotly timeline draws {count} bars, one per span, named as"
             " they are"
         )
 
+    @staticmethod
+    def _bar_names(chart: Any) -> list[str]:
+        labels = chart.evaluate("gd => gd.data.flatMap(t => t.y)")
+        return sorted(LABEL_PREFIX.sub("", html.unescape(str(label))) for label in labels)
+
     def slowest(self, run: TraceFacts) -> None:
         line = self.page.get_by_text(re.compile(r"^Slowest step: ")).first
-        line.wait_for(timeout=WAIT_MS)
-        text = line.inner_text()
-        shown = re.match(r"Slowest step: (?:↳\s*)?\d+\. (.+?), ", text)
+        line.wait_for(timeout=self.wait_ms)
+
+        def named(text: str) -> bool:
+            shown = re.match(r"Slowest step: (?:↳\s*)?\d+\. (.+?), ", text)
+            return shown is not None and shown.group(1) in run.slowest
+
+        text = self.settled(line.inner_text, named)
         expect(
-            shown is not None and shown.group(1) in run.slowest,
+            named(text),
             f"'{text}' does not name Langflow's slowest span ({', '.join(sorted(run.slowest))})",
         )
         self.passed.append(f"{run.flow_name}: '{text}' (the span with the highest latency_ms)")
 
     def badge(self) -> None:
         badge = self.page.get_by_text(re.compile(r"Langflow at \S+, synced ")).first
-        badge.wait_for(timeout=WAIT_MS)
-        self.passed.append(f"source badge: '{badge.inner_text().strip()}'")
+        badge.wait_for(timeout=self.wait_ms)
+        # Without the icon's ligature name and the word joiner that keeps the URL unlinked.
+        text = badge.inner_text().replace("\u2060", "")
+        self.passed.append(f"source badge: '{text[text.index('Langflow at') :].strip()}'")
 
     def clean(self, what: str) -> None:
         """No exception box, no traceback, no path of this machine on the page."""
-        body = self.page.locator("body").inner_text()
+        # Without the word joiners that keep URLs in Markdown from becoming links.
+        body = self.page.locator("body").inner_text().replace("\u2060", "")
         expect(self.page.locator('[data-testid="stException"]').count() == 0, f"{what}: error")
         expect("Traceback" not in body, f"{what}: a traceback is shown")
         leaked = [path for path in self.forbidden if path in body]
@@ -202,18 +186,23 @@ class DashboardCheck:
     def pick_run(self, run: TraceFacts) -> None:
         """Choose the run in the History page's "Run detail" chooser, as a person would."""
         self.page.locator(".st-key-h_selected").click()
-        self.page.get_by_role(
-            "option", name=re.compile(rf" · {re.escape(run.flow_name)} · ")
-        ).click()
-        self.page.wait_for_url(re.compile(rf"run={run.trace_id}"), timeout=WAIT_MS)
+        option = re.compile(rf" · {re.escape(run.flow_name)} · ")
+        self.page.get_by_role("option").filter(has_text=option).click()
+        self.page.wait_for_url(re.compile(rf"run={run.trace_id}"), timeout=self.wait_ms)
         self.passed.append(f"picked the {run.flow_name} run in the 'Run detail' chooser")
+
+    def error_codes(self, run: TraceFacts) -> Any:
+        """The visible code elements that show the failing span's error (its first line);
+        a payload tab not chosen holds its code hidden."""
+        codes = self.page.locator('[data-testid="stCode"]').filter(has_text=run.error_line[:80])
+        return codes.filter(visible=True)
 
     def failure(self, run: TraceFacts) -> None:
         """The failing span's error: on the run, on its bar's colour, and in its step."""
         (failing,) = run.failing
-        first_line = failing.error.strip().splitlines()[0] if failing.error else ""
-        codes = self.page.locator('[data-testid="stCode"]').filter(has_text=first_line[:80])
-        codes.first.wait_for(timeout=WAIT_MS)
+        codes = self.error_codes(run)
+        on_the_run = codes.count()  # the page has drawn this run's steps (see steps())
+        expect(on_the_run >= 1, f"{run.flow_name}: '{run.error_line}' is not shown on the run")
         chart = self.page.locator(CHART)
         by_status = chart.evaluate("gd => Object.fromEntries(gd.data.map(t => [t.name, t.y]))")
         failed_bars = [LABEL_PREFIX.sub("", html.unescape(y)) for y in by_status.get("failure", [])]
@@ -222,24 +211,32 @@ class DashboardCheck:
             f"bars coloured as failure: {failed_bars}, Langflow's failing span: {failing.name}",
         )
         self.page.locator(".st-key-rd_step").click()
-        self.page.get_by_role(
-            "option", name=re.compile(rf"\d+\. {re.escape(failing.name)}$")
-        ).click()
-        self.page.get_by_text("Error", exact=True).last.wait_for(timeout=WAIT_MS)
-        deadline = time.monotonic() + WAIT_MS / 1000
-        while codes.count() < 2 and time.monotonic() < deadline:
-            time.sleep(0.3)  # the run's error, then the picked step's
-        expect(codes.count() >= 2, "the failing step's own error is not shown")
+        option = re.compile(rf"^\d+\. {re.escape(failing.name)}$")
+        self.page.get_by_role("option").filter(has_text=option).click()
+        self.page.get_by_text("Error", exact=True).wait_for(timeout=self.wait_ms)  # the step's
+        deadline = time.monotonic() + self.wait_ms / 1000
+        while codes.count() <= on_the_run and time.monotonic() < deadline:
+            time.sleep(0.3)
+        expect(codes.count() == on_the_run + 1, "the failing step's own error is not shown")
         self.passed.append(
-            f"{run.flow_name}: the failing component's error '{first_line}' is shown on the run"
-            f" and in its step '{failing.name}' (picked), whose bar is the only red one"
+            f"{run.flow_name}: the failing component's error '{run.error_line}' is shown on the"
+            f" run and in its step '{failing.name}' (picked in the step chooser), whose bar is"
+            " the only one coloured as failure"
         )
 
-    def screenshot(self, path: Path) -> None:
-        self.page.locator(CHART).scroll_into_view_if_needed()
-        self.page.wait_for_timeout(800)  # let the scroll and the chart settle
+    def screenshot(self, path: Path, down_to: Any) -> None:
+        """The page from the top down to the bottom of the `down_to` locator (the viewport
+        is tall enough that nothing needs scrolling)."""
+        self.page.mouse.move(1, 1)  # no hover toolbar over the picture
+        self.page.wait_for_timeout(800)  # let the chart finish its transitions
+        box = down_to.bounding_box()
+        expect(box is not None, f"{down_to} is not drawn")
+        height = box["y"] + box["height"] + 24
+        expect(height <= VIEWPORT["height"], f"the screenshot needs {height:.0f} px of height")
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(path))
+        self.page.screenshot(
+            path=str(path), clip={"x": 0, "y": 0, "width": VIEWPORT["width"], "height": height}
+        )
 
 
 def check_dashboard(
@@ -249,8 +246,9 @@ def check_dashboard(
     profile: Path,
     shots: dict[str, Path],
     forbidden: list[str],
-) -> list[str]:
-    """Every check on both runs; the lines of what passed (a failure raises)."""
+    passed: list[str],
+) -> None:
+    """Every check on both runs; each one passed adds a line to `passed` (a failure raises)."""
     from playwright.sync_api import sync_playwright
 
     expect(CHROMIUM.exists(), f"needs Debian's {CHROMIUM} (apt-get install chromium)")
@@ -259,23 +257,22 @@ def check_dashboard(
             str(profile),
             executable_path=str(CHROMIUM),
             args=CHROMIUM_ARGS,
-            viewport={"width": 1400, "height": 1000},
+            viewport={"width": VIEWPORT["width"], "height": VIEWPORT["height"]},
         )
         try:
             page = context.new_page()
-            check = DashboardCheck(page, base, forbidden)
+            check = DashboardCheck(page, base, forbidden, passed)
             check.open_run(llm)
             check.steps(llm)
             check.slowest(llm)
             check.badge()
             check.clean(f"{llm.flow_name} run")
-            check.screenshot(shots["llm"])
+            check.screenshot(shots["llm"], down_to=page.locator(CHART))
             check.pick_run(failed)
             check.steps(failed)
             check.slowest(failed)
             check.failure(failed)
             check.clean(f"{failed.flow_name} run")
-            check.screenshot(shots["failure"])
-            return check.passed
+            check.screenshot(shots["failure"], down_to=check.error_codes(failed).last)
         finally:
             context.close()
