@@ -8,7 +8,7 @@ PORT ?= 8501
 API_PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test api lint venv-runtime venv-dev browser clean bench langflow-fixtures
+.PHONY: run test api lint venv-runtime venv-dev browser clean bench langflow-fixtures langflow-e2e
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,11 @@ LANGFLOW_FIXTURE_ARGS ?=
 langflow-fixtures: venv-dev
 	$(BIN)/python scripts/langflow_fixtures/make_fixtures.py --version 1.13.0 $(LANGFLOW_FIXTURE_ARGS)
 	$(BIN)/python scripts/langflow_fixtures/make_fixtures.py --version 1.7.3 $(LANGFLOW_FIXTURE_ARGS)
+
+## A real Langflow runs two flows, we sync them, Chromium checks the run detail (minutes; not in CI).
+LANGFLOW_E2E_ARGS ?=
+langflow-e2e: venv-dev browser
+	$(BIN)/python scripts/langflow_fixtures/e2e.py $(LANGFLOW_E2E_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -81,7 +81,8 @@ class Scenario:
         for owner, token in self.tokens.items():
             self.keys[owner] = self.client.create_api_key(token, f"fixture key {owner}")
 
-    def create_flows(self, llm_base_url: str) -> None:
+    def create_flows(self, llm_base_url: str, only: tuple[str, ...] | None = None) -> None:
+        """The flows of `FLOWS` (or only those keys: the end-to-end check needs two)."""
         token = self.tokens["admin"]
         catalog = self.client.all_components(token)
         io = catalog["input_output"]
@@ -97,6 +98,8 @@ class Scenario:
             "openai_stream": ("OpenAIModel", openai, llm | {"stream": True}, "text_output"),
         }
         for key, spec in FLOWS.items():
+            if only is not None and key not in only:
+                continue
             if spec.middle == ("webhook",):
                 document = flows.webhook_to_output(io["Webhook"], io["ChatOutput"])
             else:
