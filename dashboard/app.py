@@ -11,7 +11,7 @@ import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from dashboard import bootstrap
+from dashboard import access, bootstrap
 from dashboard import data_access as da
 from dashboard.components import sidebar
 from dashboard.formatting import md_escape
@@ -36,7 +36,9 @@ try:
 except SettingsError as exc:  # an invalid FLOWRUNS_* value: say which, as text
     st.error(f"Invalid configuration: {md_escape(exc)}")
     st.stop()
+access.enforce_bind(settings)  # before anything is read
 bootstrap.prepare_database(settings)
+who = access.require_sign_in(settings)
 
 flow_labels = da.flow_labels()
 problems = s.init_from_url(set(flow_labels))
@@ -49,15 +51,21 @@ pages = [
     st.Page("views/history.py", title="History", icon=":material/list:", url_path="history"),
     st.Page("views/flows.py", title="Flows", icon=":material/account_tree:", url_path="flows"),
     st.Page("views/errors.py", title="Errors", icon=":material/error:", url_path="errors"),
-    st.Page(
-        "views/retention.py", title="Retention", icon=":material/delete:", url_path="retention"
-    ),
 ]
+# Retention acts on every user's runs (the policy, prune, the audit log of all deletes):
+# with sign-in, only a superuser gets the page.
+if who is None or who.is_superuser:
+    pages.append(
+        st.Page(
+            "views/retention.py", title="Retention", icon=":material/delete:", url_path="retention"
+        )
+    )
 page = st.navigation(pages)
 if unknown := unknown_page_path(pages):
     st.error(f"No page at /{md_escape(unknown)}: showing {page.title} instead.")
 # Labels, not names: two flows may share a name, and pickers match options by label.
 sidebar.render([(uuid.UUID(i), label) for i, label in flow_labels.items()], settings)
+access.sign_out_button(who)
 s.sync_url()
 
 if da.is_demo():

@@ -18,7 +18,6 @@ import streamlit as st
 
 from dashboard import data_access as da
 from dashboard.formatting import local_time
-from data.audit import AuditContext
 from data.delete_guard import matches_every_deletable, require_all_for_everything
 from data.deletion import bulk_delete_filter, count_deletable, delete_runs
 from data.errors import InvalidQuery
@@ -120,7 +119,7 @@ def bulk_delete_section(flows: dict[str, str], tz: str, read_only: bool) -> None
     criteria = (days, tuple(chosen_flows), tuple(statuses))
     if st.button("Preview: count matching runs", key="r_preview_btn"):
         flt = criteria_filter(days, chosen_flows, statuses, datetime.now(UTC))
-        count = da.call(delete_runs, flt, dry_run=True, audit=AuditContext.dashboard())
+        count = da.call(delete_runs, flt, dry_run=True, audit=da.audit_context())
         everything = bool(da.call(matches_every_deletable, bulk_delete_filter(flt)))
         st.session_state.pop(K_EVERYTHING, None)  # each preview is confirmed afresh
         st.session_state[K_PREVIEW] = {
@@ -173,7 +172,7 @@ def _run_bulk_delete(flt: FlowRunFilter, previewed: int, everything_confirmed: b
         delete_all=everything_confirmed,
         batch_size=batch_size_for(previewed),
         progress=progress_bar("Deleting"),
-        audit=AuditContext.dashboard(),
+        audit=da.audit_context(),
     )
     da.clear_caches()
     st.success(f"Deleted {deleted:,} runs.")
@@ -190,7 +189,7 @@ def prune_section(policy: RetentionPolicy, read_only: bool) -> None:
         return
     if st.button("Preview prune (dry run)", key="p_preview_btn"):
         now = datetime.now(UTC)
-        result = da.call(prune, policy, dry_run=True, now=now, audit=AuditContext.dashboard())
+        result = da.call(prune, policy, dry_run=True, now=now, audit=da.audit_context())
         st.session_state[K_PRUNE] = {"now": now, "result": result, "policy": policy}
     preview = st.session_state.get(K_PRUNE)
     if not preview:
@@ -221,7 +220,7 @@ def _run_prune(policy: RetentionPolicy, now: datetime, previewed: int) -> None:
         now=now,
         batch_size=batch_size_for(previewed),
         progress=progress_bar("Pruning"),
-        audit=AuditContext.dashboard(),
+        audit=da.audit_context(),
     )
     da.clear_caches()
     st.success(f"Pruned {result.total:,} runs.")

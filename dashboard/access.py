@@ -1,0 +1,145 @@
+"""Who may reach the dashboard: the bind guard and the sign-in gate (docs/access.md).
+
+- Bind guard: Streamlit listens where ``server.address`` says (its config file, the
+  ``--server.address`` flag or ``STREAMLIT_SERVER_ADDRESS``; unset means every
+  interface). Anything but a loopback address or a socket file, with no sign-in and no
+  authenticating proxy declared, is refused: one line on stderr and on the page, no data
+  read, and the server process exits. Streamlit runs an app's code only when a browser
+  connects, so the first request is where the refusal can happen.
+- Sign-in (``FLOWRUNS_DASHBOARD_AUTH=local``): a form over data.signin; the signed-in
+  user (a ``Principal``) lives in this browser session's state and scopes every query
+  through ``data_access.scope``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import sys
+import threading
+
+import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
+from streamlit.runtime import Runtime
+
+from dashboard import data_access as da
+from dashboard.formatting import md_escape
+from data import signin
+from data.accounts import Principal
+from data.settings import Settings
+
+EXIT_REFUSED = 2
+EXIT_DELAY_SECONDS = 1.0  # long enough for the refusal to reach the browser
+LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+
+def is_local_address(address: str | None) -> bool:
+    """True when only this machine can connect: a loopback address or a socket file.
+    Unset or empty means every interface; a host name may resolve to anything."""
+    value = (address or "").strip()
+    if not value:
+        return False
+    if value.startswith("unix://"):
+        return True
+    if value.lower() in LOCAL_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(value.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_refusal(address: str | None, settings: Settings) -> str | None:
+    """The one-line refusal to serve on ``address``, or None when serving there is allowed."""
+    if is_local_address(address) or settings.dashboard_auth != "none":
+        return None
+    if settings.trust_proxy_auth:
+        return None
+    where = repr(address.strip()) if address and address.strip() else "every interface"
+    return (
+        f"Refusing to serve the dashboard on {where} (server.address) without sign-in:"
+        " set FLOWRUNS_DASHBOARD_AUTH=local, or FLOWRUNS_TRUST_PROXY_AUTH=1 behind an"
+        " authenticating proxy, or bind to 127.0.0.1"
+    )
+
+
+def _under_real_server() -> bool:
+    # AppTest installs a mock Runtime: no socket is open there, so nothing is exposed.
+    return Runtime.exists() and type(Runtime.instance()) is Runtime
+
+
+def _exit_refused() -> None:
+    os._exit(EXIT_REFUSED)  # the script thread cannot stop Streamlit's event loop itself
+
+
+def enforce_bind(settings: Settings) -> None:
+    """Stops the page (and ends the server) when it listens beyond localhost unguarded."""
+    if not _under_real_server():
+        return
+    refusal = exposure_refusal(st.get_option("server.address"), settings)
+    if refusal is None:
+        return
+    print(f"flowruns dashboard: {refusal}", file=sys.stderr, flush=True)
+    st.error(refusal, icon=":material/block:")
+    threading.Timer(EXIT_DELAY_SECONDS, _exit_refused).start()
+    st.stop()
+
+
+def _client() -> str:
+    # The connection's address; None for localhost. Behind a proxy every client shares the
+    # proxy's address, so the per-client limit then applies to all of them together.
+    return st.context.ip_address or "local"
+
+
+def _attempt(settings: Settings, username: str, password: str) -> None:
+    limits = signin.Limits.from_settings(settings)
+    try:
+        who = signin.sign_in(da.engine(), username, password, _client(), limits)
+    except signin.SignInRefused as exc:
+        st.error(str(exc), icon=":material/lock:")
+        return
+    except SQLAlchemyError:
+        st.error(
+            "Sign-in needs the current schema: run `flowruns init-db` (with the same"
+            " `FLOWRUNS_DATABASE_URL`), then reload.",
+            icon=":material/error:",
+        )
+        return
+    st.session_state[da.K_PRINCIPAL] = who
+    st.rerun()
+
+
+def require_sign_in(settings: Settings) -> Principal | None:
+    """The signed-in user; without sign-in configured, None (everything is visible, as
+    on a laptop). Otherwise shows the form and stops the page until someone signs in."""
+    if settings.dashboard_auth == "none":
+        return None
+    who = da.principal()
+    if who is not None:
+        return who
+    _, middle, _ = st.columns([1, 2, 1])
+    with middle:
+        st.subheader("FlowRun History: sign in")
+        # Cleared on submit: the password does not linger in the session's state.
+        with st.form("sign_in", clear_on_submit=True):
+            username = st.text_input("Username", max_chars=150)
+            password = st.text_input("Password", type="password")
+            submitted = st.form_submit_button("Sign in", type="primary")
+        if submitted:
+            _attempt(settings, username, password)
+    st.stop()
+    return None  # not reached: st.stop ends the script run
+
+
+def sign_out() -> None:
+    """Forget the user and everything this session chose (the next person starts clean)."""
+    st.session_state.clear()
+
+
+def sign_out_button(who: Principal | None) -> None:
+    if who is None:
+        return
+    with st.sidebar:
+        role = "admin" if who.is_superuser else "user"
+        st.caption(f"Signed in as **{md_escape(who.username)}** ({role})")
+        st.button("Sign out", on_click=sign_out, icon=":material/logout:", key="sign_out")
