@@ -1,11 +1,10 @@
 """Who may reach the dashboard: the bind guard and the sign-in gate (docs/access.md).
 
-- Bind guard: Streamlit listens where ``server.address`` says (its config file, the
-  ``--server.address`` flag or ``STREAMLIT_SERVER_ADDRESS``; unset means every
-  interface). Anything but a loopback address or a socket file, with no sign-in and no
-  authenticating proxy declared, is refused: one line on stderr and on the page, no data
-  read, and the server process exits. Streamlit runs an app's code only when a browser
-  connects, so the first request is where the refusal can happen.
+- Bind guard (the rule is dashboard.exposure's): served beyond localhost with no sign-in
+  and no authenticating proxy declared, every page run is refused: one line on stderr and
+  on the page, no data read, and the server process exits. Streamlit runs an app's code
+  only when a browser connects, so a plain ``streamlit run`` refuses at the first
+  request; `make run` checks before it starts Streamlit (``python -m dashboard.exposure``).
 - Sign-in (``FLOWRUNS_DASHBOARD_AUTH=local``): a form over data.signin; the signed-in
   user (a ``Principal``) lives in this browser session's state and scopes every query
   through ``data_access.scope``.
@@ -13,7 +12,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import sys
 import threading
@@ -23,44 +21,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from streamlit.runtime import Runtime
 
 from dashboard import data_access as da
+from dashboard.exposure import EXIT_REFUSED, exposure_refusal
 from dashboard.formatting import md_escape
 from data import signin
 from data.accounts import Principal
 from data.settings import Settings
 
-EXIT_REFUSED = 2
 EXIT_DELAY_SECONDS = 1.0  # long enough for the refusal to reach the browser
-LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain"})
-
-
-def is_local_address(address: str | None) -> bool:
-    """True when only this machine can connect: a loopback address or a socket file.
-    Unset or empty means every interface; a host name may resolve to anything."""
-    value = (address or "").strip()
-    if not value:
-        return False
-    if value.startswith("unix://"):
-        return True
-    if value.lower() in LOCAL_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(value.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def exposure_refusal(address: str | None, settings: Settings) -> str | None:
-    """The one-line refusal to serve on ``address``, or None when serving there is allowed."""
-    if is_local_address(address) or settings.dashboard_auth != "none":
-        return None
-    if settings.trust_proxy_auth:
-        return None
-    where = repr(address.strip()) if address and address.strip() else "every interface"
-    return (
-        f"Refusing to serve the dashboard on {where} (server.address) without sign-in:"
-        " set FLOWRUNS_DASHBOARD_AUTH=local, or FLOWRUNS_TRUST_PROXY_AUTH=1 behind an"
-        " authenticating proxy, or bind to 127.0.0.1"
-    )
 
 
 def _under_real_server() -> bool:
