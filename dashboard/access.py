@@ -89,8 +89,9 @@ def require_sign_in(settings: Settings) -> Principal | None:
         st.subheader("FlowRun History: sign in")
         # Cleared on submit: the password does not linger in the session's state.
         with st.form("sign_in", clear_on_submit=True):
-            username = st.text_input("Username", max_chars=150)
-            password = st.text_input("Password", type="password")
+            # Named for password managers: they fill a sign-in, not a new password.
+            username = st.text_input("Username", max_chars=150, autocomplete="username")
+            password = st.text_input("Password", type="password", autocomplete="current-password")
             submitted = st.form_submit_button("Sign in", type="primary")
         if submitted:
             _attempt(settings, username, password)
