@@ -5,6 +5,7 @@ another user's runs on any page, a superuser sees all; deletes are audited by na
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from access_world import PASSWORDS, AccessWorld, build_world, shown_text, sign_in
@@ -12,7 +13,8 @@ from dashworld import app, matched_total, metric, texts
 from streamlit.testing.v1 import AppTest
 
 from dashboard.formatting import md_escape
-from data import passwords
+from data import migrate, passwords
+from data.accounts import create_user
 from data.audit import list_entries
 from data.db import build_engine
 from data.signin import INVALID
@@ -177,3 +179,18 @@ def test_a_delete_is_audited_with_the_signed_in_name(
     finally:
         engine.dispose()
     assert (entry.actor, entry.actor_user_id) == ("dashboard:alice", world.users["alice"])
+
+
+def test_a_database_before_migration_0008_says_run_init_db(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    migrate.upgrade(url, "0007")
+    engine = build_engine(url)
+    create_user(engine, "alice", password=PASSWORDS["alice"])
+    engine.dispose()
+    at = app(monkeypatch, url, dashboard_auth="local")
+    sign_in(at, "alice", PASSWORDS["alice"])
+    assert not at.exception
+    assert len(at.error) == 1 and "flowruns init-db" in at.error[0].value
+    assert_sign_in_form_only(at)
