@@ -194,3 +194,16 @@ def test_a_database_before_migration_0008_says_run_init_db(
     assert not at.exception
     assert len(at.error) == 1 and "flowruns init-db" in at.error[0].value
     assert_sign_in_form_only(at)
+
+
+def test_a_user_without_runs_gets_an_empty_state_of_their_own(
+    monkeypatch: pytest.MonkeyPatch, world: AccessWorld
+) -> None:
+    engine = build_engine(world.url)
+    create_user(engine, "carol", password="carol passphrase")
+    engine.dispose()
+    at = local_app(monkeypatch, world)
+    sign_in(at, "carol", "carol passphrase")
+    assert not at.exception and not at.error
+    assert [i.startswith("**No runs of yours recorded yet.**") for i in texts(at.info)] == [True]
+    assert "bob" not in shown_text(at).lower() and "alice" not in shown_text(at).lower()
