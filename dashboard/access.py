@@ -83,7 +83,12 @@ def require_sign_in(settings: Settings) -> Principal | None:
         return None
     who = da.principal()
     if who is not None:
-        return who
+        # Checked on every page run: disabling an account ends its sessions at once.
+        current = signin.still_signed_in(da.engine(), who)
+        if current is not None:
+            st.session_state[da.K_PRINCIPAL] = current
+            return current
+        sign_out()
     _, middle, _ = st.columns([1, 2, 1])
     with middle:
         st.subheader("FlowRun History: sign in")

@@ -66,6 +66,18 @@ def client_key(client: str) -> str:
     return _key("client", client)
 
 
+def _storable(name: str) -> bool:
+    """A name a ``user`` row could hold: PostgreSQL refuses NUL, no driver sends lone
+    surrogates; asking for either would be a database error, not an answer."""
+    if not name or len(name) > MAX_NAME or "\x00" in name:
+        return False
+    try:
+        name.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _throttled_message(retry_at: datetime, now: datetime) -> str:
     minutes = max(1, math.ceil((retry_at - now).total_seconds() / 60))
     return f"Too many failed sign-ins. Try again in {minutes} minute(s)."
@@ -101,8 +113,8 @@ def sign_in(engine: Engine, username: str, password: str, client: str, limits: L
     """The user, or ``SignInRefused`` with a message that is the same for a wrong password
     and an unknown name (and for a disabled account or one without a password)."""
     name = username.strip()
-    if not name or len(name) > MAX_NAME or not password or len(password) > MAX_PASSWORD:
-        burn_time()
+    if not _storable(name) or not password or len(password) > MAX_PASSWORD:
+        burn_time()  # no such name can exist: answered like any wrong password
         raise SignInRefused(INVALID)
     now = utcnow()
     by_account, by_client = account_key(name), client_key(client)
@@ -132,6 +144,19 @@ def sign_in(engine: Engine, username: str, password: str, client: str, limits: L
         )
         session.execute(update(User).where(User.id == user.id).values(last_login_at=now))
     return Principal(user_id=user.id, username=user.username, is_superuser=user.is_superuser)
+
+
+def still_signed_in(engine: Engine, who: Principal) -> Principal | None:
+    """``who`` as the ``user`` table has it now: None once the account is disabled or
+    deleted, and a superuser flag taken away applies from the next page on."""
+    query = select(User.username, User.is_superuser).where(
+        User.id == who.user_id, User.is_active.is_(True)
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    if row is None:
+        return None
+    return Principal(user_id=who.user_id, username=row.username, is_superuser=row.is_superuser)
 
 
 def set_password(engine: Engine, username: str, plain: str) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from access_world import PASSWORDS, AccessWorld, build_world, shown_text, sign_in
 from dashworld import app, matched_total, metric, texts
+from sqlalchemy import update
 from streamlit.testing.v1 import AppTest
 
 from dashboard.formatting import md_escape
@@ -17,6 +18,7 @@ from data import migrate, passwords
 from data.accounts import create_user
 from data.audit import list_entries
 from data.db import build_engine
+from data.models import User
 from data.signin import INVALID
 
 PAGES = ("views/overview.py", "views/history.py", "views/flows.py", "views/errors.py")
@@ -207,3 +209,22 @@ def test_a_user_without_runs_gets_an_empty_state_of_their_own(
     assert not at.exception and not at.error
     assert [i.startswith("**No runs of yours recorded yet.**") for i in texts(at.info)] == [True]
     assert "bob" not in shown_text(at).lower() and "alice" not in shown_text(at).lower()
+
+
+def test_disabling_an_account_ends_its_session(
+    monkeypatch: pytest.MonkeyPatch, world: AccessWorld
+) -> None:
+    at = local_app(monkeypatch, world)
+    sign_in(at, "root", PASSWORDS["root"])
+    assert metric(at, "Runs")[0] == str(world.count("SELECT count(*) FROM flow_run"))
+    engine = build_engine(world.url)
+    with engine.begin() as conn:  # no longer a superuser: from the next page on, own runs
+        conn.execute(update(User).where(User.username == "root").values(is_superuser=False))
+    at.run()
+    assert [i.startswith("**No runs of yours recorded yet.**") for i in texts(at.info)] == [True]
+    assert any("(user)" in c for c in texts(at.sidebar.caption))
+    with engine.begin() as conn:
+        conn.execute(update(User).where(User.username == "root").values(is_active=False))
+    engine.dispose()
+    at.run()
+    assert_sign_in_form_only(at)

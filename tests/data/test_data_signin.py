@@ -212,3 +212,9 @@ def test_bcrypt_hashes_of_other_makers_are_accepted() -> None:
     assert passwords.verify_password(long, cut)
     for stored in ("", "plain text", "$2b$04$corrupt", "$argon2id$v=19$..."):
         assert not passwords.verify_password(GOOD, stored)
+
+
+@pytest.mark.parametrize("name", ["al\x00ice", "alice\udc00", "a" * 151])
+def test_names_no_row_can_hold_are_answered_not_crashed_on(engine: Engine, name: str) -> None:
+    create_user(engine, "alice", password=GOOD)
+    assert refused(engine, name, GOOD) == signin.INVALID
