@@ -228,3 +228,25 @@ def test_disabling_an_account_ends_its_session(
     engine.dispose()
     at.run()
     assert_sign_in_form_only(at)
+
+
+def test_the_csv_download_holds_only_the_users_runs(
+    monkeypatch: pytest.MonkeyPatch, world: AccessWorld
+) -> None:
+    import io
+
+    import pandas as pd
+    import streamlit as st
+
+    from dashboard import data_access as da
+    from data.accounts import Principal
+    from data.filters import FlowRunFilter
+
+    local_app(monkeypatch, world)  # points the settings at the world's database
+    alice = Principal(world.users["alice"], "alice", False)
+    monkeypatch.setitem(st.session_state, da.K_PRINCIPAL, alice)
+    wanting_bob = FlowRunFilter.build(user_id=world.users["bob"])  # a filter naming bob
+    text = da.csv_builder(wanting_bob, ("id", "user_id", "inputs"))()
+    csv = pd.read_csv(io.StringIO(text))
+    assert len(csv) == world.runs_of("alice") and set(csv["user_id"]) == {str(alice.user_id)}
+    assert "bob" not in text
