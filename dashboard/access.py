@@ -18,6 +18,7 @@ import threading
 
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
+from streamlit.navigation.page import StreamlitPage
 from streamlit.runtime import Runtime
 
 from dashboard import data_access as da
@@ -76,9 +77,12 @@ def _attempt(settings: Settings, username: str, password: str) -> None:
     st.rerun()
 
 
-def require_sign_in(settings: Settings) -> Principal | None:
+def require_sign_in(settings: Settings, pages: list[StreamlitPage]) -> Principal | None:
     """The signed-in user; without sign-in configured, None (everything is visible, as
-    on a laptop). Otherwise shows the form and stops the page until someone signs in."""
+    on a laptop). Otherwise shows the form and stops the page until someone signs in.
+
+    ``pages`` are declared (hidden) while the form shows: Streamlit then keeps the page
+    the link asked for, and the run after sign-in opens it instead of the default."""
     if settings.dashboard_auth == "none":
         return None
     who = da.principal()
@@ -89,6 +93,7 @@ def require_sign_in(settings: Settings) -> Principal | None:
             st.session_state[da.K_PRINCIPAL] = current
             return current
         sign_out()
+    st.navigation(pages, position="hidden")
     _, middle, _ = st.columns([1, 2, 1])
     with middle:
         st.subheader("FlowRun History: sign in")

@@ -38,7 +38,21 @@ except SettingsError as exc:  # an invalid FLOWRUNS_* value: say which, as text
     st.stop()
 access.enforce_bind(settings)  # before anything is read
 bootstrap.prepare_database(settings)
-who = access.require_sign_in(settings)
+pages = [
+    st.Page("views/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    st.Page("views/history.py", title="History", icon=":material/list:", url_path="history"),
+    st.Page("views/flows.py", title="Flows", icon=":material/account_tree:", url_path="flows"),
+    st.Page("views/errors.py", title="Errors", icon=":material/error:", url_path="errors"),
+    st.Page(
+        "views/retention.py", title="Retention", icon=":material/delete:", url_path="retention"
+    ),
+]
+# The pages go to the sign-in gate: a link to /history is still /history once signed in.
+who = access.require_sign_in(settings, pages)
+if who is not None and not who.is_superuser:
+    # Retention acts on every user's runs (the policy, prune, the audit log of all
+    # deletes): with sign-in, only a superuser gets the page.
+    pages = pages[:-1]
 
 flow_labels = da.flow_labels()
 problems = s.init_from_url(set(flow_labels))
@@ -46,20 +60,6 @@ if problems:
     # The problems quote the link's values: shown as text, never as Markdown.
     st.error("Ignored invalid link parameters (defaults used): " + md_escape("; ".join(problems)))
 
-pages = [
-    st.Page("views/overview.py", title="Overview", icon=":material/dashboard:", default=True),
-    st.Page("views/history.py", title="History", icon=":material/list:", url_path="history"),
-    st.Page("views/flows.py", title="Flows", icon=":material/account_tree:", url_path="flows"),
-    st.Page("views/errors.py", title="Errors", icon=":material/error:", url_path="errors"),
-]
-# Retention acts on every user's runs (the policy, prune, the audit log of all deletes):
-# with sign-in, only a superuser gets the page.
-if who is None or who.is_superuser:
-    pages.append(
-        st.Page(
-            "views/retention.py", title="Retention", icon=":material/delete:", url_path="retention"
-        )
-    )
 page = st.navigation(pages)
 if unknown := unknown_page_path(pages):
     st.error(f"No page at /{md_escape(unknown)}: showing {page.title} instead.")

@@ -78,3 +78,20 @@ def test_wrong_passwords_until_throttled(page: Any) -> None:
     submit(page, "bob", PASSWORDS["bob"])
     alert(page, THROTTLED)
     assert page.get_by_text("Signed in as").count() == 0
+
+
+def test_a_permalink_opened_before_signing_in(page: Any, world: AccessWorld) -> None:
+    """Another user's run: "no run", as for one that never existed; one's own: the detail."""
+    base = page.url.rstrip("/")
+    page.goto(f"{base}/history?run={world.bob_run}")
+    page.get_by_role("button", name="Sign in").wait_for(timeout=30_000)
+    submit(page, "alice", PASSWORDS["alice"])
+    alert(page, "no run with id")
+    body = page.locator("body").inner_text()
+    assert "forbidden" not in body.lower() and "bob" not in body.lower()
+    page.goto(f"{base}/history?run={world.alice_run}")  # a reload: a new session
+    page.get_by_role("button", name="Sign in").wait_for(timeout=30_000)
+    submit(page, "alice", PASSWORDS["alice"])
+    page.get_by_text("Run detail").first.wait_for(timeout=30_000)
+    page.get_by_text(str(world.alice_run)).first.wait_for(timeout=30_000)
+    assert "bob" not in page.locator("body").inner_text().lower()
