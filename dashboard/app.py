@@ -13,7 +13,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from dashboard import access, bootstrap
 from dashboard import data_access as da
-from dashboard.components import sidebar
+from dashboard.components import sidebar, source_badge
 from dashboard.formatting import md_escape
 from dashboard.state import filters as s
 from data.errors import InvalidQuery
@@ -68,6 +68,7 @@ sidebar.render([(uuid.UUID(i), label) for i, label in flow_labels.items()], sett
 access.sign_out_button(who)
 s.sync_url()
 
+source_badge.render()
 if da.is_demo():
     st.caption(
         ":material/science: **Demo data**: generated on the first start of the embedded database."

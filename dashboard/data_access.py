@@ -27,13 +27,17 @@ from data.accounts import Principal
 from data.audit import AuditContext
 from data.db import build_engine
 from data.demo import is_demo_database
+from data.errors import NotFound
 from data.export import iter_csv
 from data.filters import FlowRunFilter
+from data.langflow.status import SourceStatus, sync_sources
 from data.queries.points import recent_run_points
 from data.scope import scope_user_id, scoped
 from data.settings import get_settings
 from data.statuses import check_statuses
 from data.statuses import status_values as stored_status_values
+from data.steps.pricing import Price, prices, with_cost
+from data.steps.queries import StepRecord, component_stats, run_steps, tokens_by_model
 
 T = TypeVar("T")
 # The signed-in user (a ``Principal``) in session_state; absent without sign-in.
@@ -48,6 +52,13 @@ def scope(flt: FlowRunFilter) -> FlowRunFilter:
     """``flt`` narrowed to what the signed-in user may see (unchanged for a superuser or
     without sign-in)."""
     return scoped(flt, principal())
+
+
+def may_administer() -> bool:
+    """Settings for everyone (the retention policy, model prices): a superuser's, or
+    anyone's without sign-in."""
+    who = principal()
+    return who is None or who.is_superuser
 
 
 def audit_context() -> AuditContext:
@@ -253,3 +264,59 @@ def _is_demo(url: str) -> bool:
 
 def is_demo() -> bool:
     return _cached(_is_demo)(read_url())
+
+
+def _run_steps(url: str, run_id: uuid.UUID, flt: FlowRunFilter) -> list[StepRecord]:
+    return run_steps(_read_engine_for(url), run_id, flt)
+
+
+def steps_of(run_id: uuid.UUID) -> list[StepRecord]:
+    """A run's steps (empty when it has none, is gone, or is another user's)."""
+    try:
+        return _cached(_run_steps)(read_url(), run_id, scope(FlowRunFilter()))
+    except NotFound:
+        return []
+
+
+def _component_stats(url: str, flt: FlowRunFilter) -> pd.DataFrame:
+    return component_stats(_read_engine_for(url), flt)
+
+
+def component_table(flt: FlowRunFilter) -> pd.DataFrame:
+    return _cached(_component_stats)(read_url(), scope(flt))
+
+
+def _tokens_by_model(url: str, flt: FlowRunFilter) -> pd.DataFrame:
+    return with_cost(tokens_by_model(_read_engine_for(url), flt), prices(_read_engine_for(url)))
+
+
+def model_tokens(flt: FlowRunFilter) -> pd.DataFrame:
+    """Tokens (and cost, where an admin set a price) per model, from the steps."""
+    return _cached(_tokens_by_model)(read_url(), scope(flt))
+
+
+def _model_prices(url: str) -> dict[str, Price]:
+    return prices(_read_engine_for(url))
+
+
+def model_prices() -> dict[str, Price]:
+    return _cached(_model_prices)(read_url())
+
+
+def _flow_model_tokens(url: str, flt: FlowRunFilter) -> pd.DataFrame:
+    engine = _read_engine_for(url)
+    return with_cost(tokens_by_model(engine, flt, by_flow=True), prices(engine))
+
+
+def flow_model_tokens(flt: FlowRunFilter) -> pd.DataFrame:
+    """Tokens and cost per flow and model, from the steps."""
+    return _cached(_flow_model_tokens)(read_url(), scope(flt))
+
+
+def _sources(url: str) -> list[SourceStatus]:
+    return sync_sources(_read_engine_for(url))
+
+
+def synced_sources() -> list[SourceStatus]:
+    """The Langflow databases synced into this one (empty: runs are recorded here)."""
+    return _cached(_sources)(read_url())

@@ -152,3 +152,23 @@ def flow_labels(flows: Iterable[tuple[uuid.UUID, str, str | None]]) -> dict[str,
         if taken[labels[flow_id]] > 1:
             labels[flow_id] = f"{name} ({owner}, {flow_id})"
     return labels
+
+
+def cost_text(by_model: pd.DataFrame) -> str:
+    """The cost of ``with_cost``'s frame per currency, and the models without a price:
+    "Cost: 1.234567 USD. No price set for: gpt-x (12,000 tokens)." ("" without models)."""
+    if by_model.empty:
+        return ""
+    priced = by_model[by_model["cost"].notna()]
+    parts = [
+        f"{total:,.6f} {currency}"
+        for currency, total in priced.groupby("currency")["cost"].sum().items()
+    ]
+    text = f"Cost: {' + '.join(parts)}." if parts else ""
+    unpriced = by_model[by_model["cost"].isna()]
+    if not unpriced.empty:
+        tokens = unpriced["input_tokens"] + unpriced["output_tokens"]
+        pairs = zip(unpriced["model"], tokens, strict=True)
+        names = ", ".join(f"{model} ({count:,} tokens)" for model, count in pairs)
+        text += f" No price set for: {names}."
+    return text.strip()

@@ -25,6 +25,7 @@ from data.errors import Conflict, InvalidQuery, NotFound
 from data.filters import FlowRunFilter
 from data.models import FlowRun, FlowRunStatus, TriggerType, utcnow
 from data.record_values import storable_fields
+from data.rollup.sources import layout
 from data.sql_functions import USABLE_TOKENS
 from data.statuses import status_in
 from data.steps.record import step_rows, timed_step
@@ -40,6 +41,23 @@ MAX_ERROR_MESSAGE_CHARS = 10_000
 
 def duration_ms_between(started_at: datetime, ended_at: datetime) -> int:
     return max(0, round((ended_at - started_at).total_seconds() * 1000))
+
+
+def storable_duration(engine: Engine, duration_ms: int) -> int | None:
+    """``duration_ms``, or NULL where flow_run's column cannot hold it (a fork's int4 on
+    PostgreSQL: 24.8 days). The run's start and end still say how long it took; an
+    error would leave the run active forever."""
+    limit = layout(engine).duration_limit
+    return None if limit is not None and duration_ms > limit else duration_ms
+
+
+def _kept_in_metadata(metadata: Any, **kept: Any) -> Any:
+    """Values flow_run has no column for (another application's table), kept with the
+    run's metadata rather than lost."""
+    if not isinstance(metadata, dict):
+        metadata = {} if metadata is None else {"value": metadata}
+    earlier = metadata.get("flowruns")
+    return {**metadata, "flowruns": {**(earlier if isinstance(earlier, dict) else {}), **kept}}
 
 
 def start_run(
@@ -62,20 +80,22 @@ def start_run(
         {"inputs": inputs, "metadata": metadata},
         {"session_id": session_id, "trigger_type": trigger_type},
     )
-    run = FlowRun(
-        id=run_id,
-        flow_id=flow_id,
-        user_id=user_id,
-        session_id=values["session_id"],
-        status=FlowRunStatus.RUNNING.value,
-        started_at=started_at or utcnow(),
-        trigger_type=values["trigger_type"],
-        inputs=values["inputs"],
-        metadata_=values["metadata"],
-    )
+    # Core, naming only these columns: an ORM object would insert every mapped column,
+    # total_tokens too, which a fork's flow_run (kept as it is) does not have.
+    row = {
+        "id": run_id,
+        "flow_id": flow_id,
+        "user_id": user_id,
+        "session_id": values["session_id"],
+        "status": FlowRunStatus.RUNNING.value,
+        "started_at": started_at or utcnow(),
+        "trigger_type": values["trigger_type"],
+        "inputs": values["inputs"],
+        "metadata_": values["metadata"],
+    }
     with session_scope(engine) as session:
-        session.add(run)
-    return run.id
+        session.execute(insert(FlowRun), [row])
+    return run_id
 
 
 def finish_run(
@@ -105,7 +125,9 @@ def finish_run(
     where = (scope or FlowRunFilter()).where()
     with session_scope(engine) as session:
         row = session.execute(
-            select(FlowRun.status, FlowRun.started_at).where(FlowRun.id == run_id, where)
+            select(FlowRun.status, FlowRun.started_at, FlowRun.metadata_).where(
+                FlowRun.id == run_id, where
+            )
         ).first()
         if row is None:
             raise NotFound(f"Flow run {run_id} not found")
@@ -113,7 +135,7 @@ def finish_run(
         values: dict[str, Any] = {
             "status": status,
             "ended_at": ended_at,
-            "duration_ms": duration_ms_between(row.started_at, ended_at),
+            "duration_ms": storable_duration(engine, duration_ms_between(row.started_at, ended_at)),
             **storable_fields(
                 f"end of run {run_id}",
                 {"outputs": outputs},
@@ -129,7 +151,10 @@ def finish_run(
         if total_tokens is not None:
             if not 0 <= total_tokens <= USABLE_TOKENS:
                 raise InvalidQuery(f"total_tokens: must be between 0 and {USABLE_TOKENS}")
-            values["total_tokens"] = total_tokens
+            if layout(engine).run_tokens:
+                values["total_tokens"] = total_tokens
+            else:
+                values["metadata_"] = _kept_in_metadata(row.metadata_, total_tokens=total_tokens)
         rows = step_rows(run_id, steps) if steps else []
         # Conditional on still being active, so two finishers cannot both win.
         result = session.execute(

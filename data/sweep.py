@@ -16,7 +16,7 @@ from data.audit import AuditContext, AuditHandle, audited, filter_criteria
 from data.errors import InvalidQuery
 from data.filters import FlowRunFilter
 from data.models import FlowRun, FlowRunStatus, utcnow
-from data.recorder import duration_ms_between
+from data.recorder import duration_ms_between, storable_duration
 from data.statuses import status_in
 
 # The recorder's logger, as before the sweep had its own module: existing logging
@@ -104,7 +104,9 @@ def _sweep_batch(
                     .values(
                         status=FlowRunStatus.FAILURE.value,
                         ended_at=now,
-                        duration_ms=duration_ms_between(row.started_at, now),
+                        duration_ms=storable_duration(
+                            engine, duration_ms_between(row.started_at, now)
+                        ),
                         error_type="Timeout",
                         error_message=f"Run did not finish within {minutes} minutes; marked failed",
                     )

@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data_access as da
+from dashboard.components import run_steps
 from dashboard.components.payload_diff import SECTIONS, as_text, diff_payloads
 from dashboard.formatting import human_duration, local_time, status_label
 from dashboard.state import history as hs
@@ -51,6 +52,7 @@ def _fields(run: RunRecord, tz: str) -> pd.DataFrame:
         "User": f"{run.username} ({run.user_id})" if run.user_id else "-",
         "Session": run.session_id or "-",
         "Error type": run.error_type or "-",
+        "Tokens": "-" if run.total_tokens is None else f"{run.total_tokens:,}",
     }
     return pd.DataFrame({"field": list(rows), "value": list(rows.values())})
 
@@ -157,6 +159,7 @@ def render(run_id: str, tz: str, read_only: bool, in_filter: bool) -> None:
     if run.error_type or run.error_message:
         st.text(f"Error · {run.error_type or 'unknown type'}")
         st.code(run.error_message or "(no message)", language=None, wrap_lines=True)
+    run_steps.render(run, tz)
     inputs, outputs, metadata = st.tabs(["Inputs", "Outputs", "Metadata"])
     for tab, value in ((inputs, run.inputs), (outputs, run.outputs), (metadata, run.metadata)):
         _payload(tab, value)

@@ -94,6 +94,8 @@ def display_frame(page: RunPage, tz: str, labels: Mapping[str, str] | None = Non
             "components": raw["components_executed"],
         }
     )
+    if "total_tokens" in raw and raw["total_tokens"].notna().any():
+        frame["tokens"] = raw["total_tokens"].astype("Int64")
     return frame
 
 

@@ -8,12 +8,14 @@ import streamlit as st
 from dashboard import data_access as da
 from dashboard.charts.flows import failure_rate_bars, sparklines
 from dashboard.charts.grid import flow_grid
+from dashboard.components import flow_steps, price_editor
 from dashboard.components.flow_table import flows_view
 from dashboard.components.kpis import APPROXIMATE_NOTE
 from dashboard.formatting import plural, without_duration_note
 from dashboard.state import filters as s
 from dashboard.state import selection as sel
 from data import queries as q
+from data.settings import get_settings
 
 sel.follow_jump()
 st.title("Flows")
@@ -99,3 +101,10 @@ st.button(
     icon=":material/filter_alt:",
     key="flows_focus",
 )
+
+flow_steps.tokens(flt, table, labels)
+flow_steps.components(flt)
+models_seen = list(da.model_tokens(flt)["model"])
+if models_seen or da.model_prices():
+    # Prices apply to everyone's costs: a signed-in regular user sees them, an admin sets them.
+    price_editor.render(models_seen, get_settings().read_only or not da.may_administer())

@@ -5,14 +5,17 @@ chart to pick a span, click a run in the scatter to open it in History.
 """
 
 from datetime import UTC, datetime
+from typing import Any
 
 import streamlit as st
 
 from dashboard import data_access as da
 from dashboard.charts import overview as charts
 from dashboard.charts.runs import runs_scatter
+from dashboard.charts.tokens import tokens_over_time
 from dashboard.components import kpis
-from dashboard.formatting import md_escape, without_duration_note
+from dashboard.components.source_badge import TRIGGER_NOTE
+from dashboard.formatting import cost_text, md_escape, plural, without_duration_note
 from dashboard.state import filters as s
 from dashboard.state import selection as sel
 from data.errors import InvalidQuery
@@ -45,6 +48,19 @@ def scatter(flt: FlowRunFilter, tz: str) -> None:
     if untimed:
         note += f" {untimed:,} without a duration (still active) are not drawn."
     st.caption(note)
+
+
+def tokens_section(
+    series: Any, stats: Any, flt: FlowRunFilter, tz: str, bounds: Any, now: datetime
+) -> None:
+    st.subheader("Tokens over time")
+    sel.plot(tokens_over_time(series, tz, bounds, now), "ov_tokens", sel.time_chart("ov_tokens"))
+    note = (
+        f"{stats.total_tokens:,} tokens in {plural(stats.token_runs, 'run')} with a token count"
+        f" (of {stats.total:,})."
+    )
+    cost = cost_text(da.model_tokens(flt))
+    st.caption(md_escape(note + (f" {cost}" if cost else "")))  # model names are stored text
 
 
 @st.fragment(run_every=60 if auto else None)
@@ -86,11 +102,15 @@ def body() -> None:
     with right:
         st.subheader("Runs by trigger type")
         sel.plot(charts.by_trigger(stats.trigger_counts), "ov_trigger")
+        if da.synced_sources():
+            st.caption(TRIGGER_NOTE)
     st.caption(
         "Click a bar to narrow every page to that time bucket (a status segment also sets "
         "the status), or choose the chart's box-select tool and drag across a span. Hatched "
         "bars and dotted lines are buckets still in progress."
     )
+    if stats.token_runs:
+        tokens_section(series, stats, flt, tz, bounds, now)
     scatter(flt, tz)
 
 

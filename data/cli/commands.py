@@ -87,6 +87,8 @@ def stats(args: argparse.Namespace, engine: Engine) -> int:
         "p99_duration_ms": result.p99_duration_ms,
         "max_duration_ms": result.max_duration_ms,
         "approximate": result.approximate,
+        "total_tokens": result.total_tokens,
+        "runs_with_tokens": result.token_runs,
     }
     if args.json:
         print(json.dumps(payload, indent=2, sort_keys=True))
@@ -104,6 +106,7 @@ def stats(args: argparse.Namespace, engine: Engine) -> int:
         f"{_ms(result.p99_duration_ms)}"
         + (f" (approximate, within {RELATIVE_ERROR:.1%})" if result.approximate else "")
     )
+    print(f"tokens          {result.total_tokens:,} in {result.token_runs:,} run(s) with a count")
     print(
         "by trigger      "
         + ", ".join(f"{name}={count:,}" for name, count in sorted(result.trigger_counts.items()))

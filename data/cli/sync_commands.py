@@ -6,18 +6,18 @@ import argparse
 import signal
 import sys
 import threading
-from datetime import datetime
 from types import FrameType
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from data.cli.args import bounded, seconds
 from data.langflow.source import Source, open_source
-from data.langflow.sync import STATE, SyncReport, sync_once
+from data.langflow.status import ago, runs_in_flight, sync_sources
+from data.langflow.sync import SyncReport, sync_once
 from data.migrate import require_schema
-from data.models import FlowRun, utcnow
+from data.models import utcnow
 
 MAX_BACKOFF_S = 60.0
 
@@ -99,38 +99,21 @@ def _follow(engine: Engine, source: Source, args: argparse.Namespace) -> int:
     return 0
 
 
-def _ago(moment: datetime | None, now: datetime) -> str:
-    if moment is None:
-        return "never"
-    seconds = max(0, int((now - moment).total_seconds()))
-    if seconds < 120:
-        return f"{seconds} s ago"
-    if seconds < 7200:
-        return f"{seconds // 60} min ago"
-    return f"{seconds // 3600} h ago"
-
-
 def sync_status(args: argparse.Namespace, engine: Engine) -> int:
     require_schema(engine)
     now = utcnow()
-    with engine.connect() as conn:
-        states = conn.execute(select(STATE).order_by(STATE.c.source)).all()
-        in_flight = conn.execute(
-            select(FlowRun.id).where(
-                FlowRun.status == "running",
-                FlowRun.metadata_["langflow_job"].as_boolean().is_(True),
-            )
-        ).all()
+    states = sync_sources(engine)
     if not states:
         print("no source has been synced (flowruns sync langflow --source URL)")
         return 0
+    in_flight = runs_in_flight(engine)
     for state in states:
         print(f"source          {state.source} ({state.kind})")
-        print(f"last sync       {_ago(state.last_sync_at, now)}")
-        print(f"newest run      ended {_ago(state.newest_end, now)} (the lag)")
+        print(f"last sync       {ago(state.last_sync_at, now)}")
+        print(f"newest run      ended {ago(state.newest_end, now)} (the lag)")
         print(f"synced          {state.runs:,} run(s), {state.steps:,} step(s)")
-        print(f"in flight       {len(in_flight):,} run(s) from job rows")
-        for reason, count in sorted((state.skipped or {}).items()):
+        print(f"in flight       {in_flight:,} run(s) from job rows")
+        for reason, count in sorted(state.skipped.items()):
             print(f"skipped         {count:,}: {reason}")
         if state.last_error:
             print(f"last error      {state.last_error}")

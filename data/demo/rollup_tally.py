@@ -31,6 +31,7 @@ from data.rollup.schema import (
     histogram_table,
     totals_table,
 )
+from data.sql_functions import USABLE_DURATION_MS
 
 HOURS_PER_PERIOD: dict[Grain, int] = {"hour": 1, "day": 24}
 TEXT_KEYS = ("flow_id", "status", "trigger_type")
@@ -68,8 +69,19 @@ class RollupTally:
 
     def add(self, chunk: DemoChunk) -> None:
         columns = chunk.columns
-        durations = np.array(columns["duration_ms"], dtype=object)
-        timed = np.array([d is not None for d in columns["duration_ms"]], dtype=bool)
+        # The rollup's rule (data.sql_functions.usable_duration): past +-2**40 ms a
+        # duration is not counted (no sum of them could overflow).
+        timed = np.array(
+            [
+                d is not None and -USABLE_DURATION_MS <= d <= USABLE_DURATION_MS
+                for d in columns["duration_ms"]
+            ],
+            dtype=bool,
+        )
+        durations = np.array(
+            [d if t else 0 for d, t in zip(columns["duration_ms"], timed, strict=True)],
+            dtype=object,
+        )
         part = {name: self._codes(name, columns[name]) for name in TEXT_KEYS}
         part["hour"] = columns["started_at"].astype("datetime64[h]").astype(np.int64)
         part["timed"] = timed.astype(np.int64)

@@ -54,7 +54,7 @@ def copy_statement(flt: FlowRunFilter, columns: tuple[str, ...]) -> Select[Any]:
     return (
         select(*pg_cells(columns), FlowRun.started_at, FlowRun.id)
         .select_from(FlowRun)
-        .join(Flow, Flow.id == FlowRun.flow_id)
+        .outerjoin(Flow, Flow.id == FlowRun.flow_id)
         .outerjoin(User, User.id == FlowRun.user_id)
         .where(flt.where())
         .order_by(FlowRun.started_at.desc(), FlowRun.id.desc())

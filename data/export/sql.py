@@ -51,6 +51,7 @@ STORED_TIME_GLOB = (
     "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]." + ("[0-9]" * 6)
 )
 
+ABSENT = "_absent"
 # Column name -> (stored column, kind): kind picks the rendering below.
 COLUMN_SOURCES: dict[str, tuple[Any, str]] = {
     "id": (FlowRun.id, "uuid"),
@@ -70,6 +71,9 @@ COLUMN_SOURCES: dict[str, tuple[Any, str]] = {
     "inputs": (FlowRun.inputs, "json"),
     "outputs": (FlowRun.outputs, "json"),
     "metadata": (FlowRun.metadata_, "json"),
+    "total_tokens": (FlowRun.total_tokens, "int"),
+    # total_tokens where flow_run lacks the column (another application's table).
+    ABSENT: (null(), "int"),
 }
 
 

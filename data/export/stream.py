@@ -25,12 +25,13 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from data.errors import InvalidQuery
 from data.export import pgcopy
-from data.export.sql import as_text, csv_line, register_sqlite_fallback, rendered_tables
+from data.export.sql import ABSENT, as_text, csv_line, register_sqlite_fallback, rendered_tables
 from data.filters import FlowRunFilter
 from data.models import Flow, FlowRun, User
 from data.queries.listing import RUN_FIELDS
+from data.rollup.sources import layout
 
-EXPORT_COLUMNS: tuple[str, ...] = RUN_FIELDS
+EXPORT_COLUMNS: tuple[str, ...] = (*RUN_FIELDS, "total_tokens")
 PAYLOAD_FIELDS = frozenset({"inputs", "outputs", "metadata"})
 CHUNK_ROWS = 50_000  # most rows in one chunk (one read)
 CHUNK_CHARS = 4 * 2**20  # a chunk ends once its text reaches this size
@@ -74,7 +75,7 @@ def export_statement(
             as_text(FlowRun.id).label("key_id"),
         )
         .select_from(FlowRun)
-        .join(Flow, Flow.id == FlowRun.flow_id)
+        .outerjoin(Flow, Flow.id == FlowRun.flow_id)
         .outerjoin(User, User.id == FlowRun.user_id)
     )
     if rendered is not None:
@@ -202,4 +203,6 @@ def iter_csv(
     csv.writer(header, lineterminator="\r\n").writerow(chosen)
     yield header.getvalue()
     chunks = _postgres_chunks if engine.dialect.name == "postgresql" else _sqlite_chunks
+    if not layout(engine).run_tokens:  # an empty cell, not an error: the header stays the same
+        chosen = tuple(ABSENT if c == "total_tokens" else c for c in chosen)
     yield from chunks(engine, flt, chosen, chunk_size)

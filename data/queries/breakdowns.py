@@ -57,7 +57,7 @@ def _raw_flow_rows(engine: Engine, flt: FlowRunFilter) -> Sequence[Mapping[str, 
     )
     query = (
         select(per_flow, Flow.name.label("flow_name"))
-        .join(Flow, Flow.id == per_flow.c.flow_id)
+        .outerjoin(Flow, Flow.id == per_flow.c.flow_id)
         .order_by(per_flow.c.runs.desc(), Flow.name)
     )
     with engine.connect() as conn:

@@ -31,7 +31,8 @@ SORT_KEYS: dict[str, SQLColumnExpression[Any]] = {
     "started_at": stored_started_at(FlowRun.started_at),
     "duration_ms": func.coalesce(FlowRun.duration_ms, literal(-1)),
     "status": FlowRun.status,
-    "flow_name": Flow.name,
+    # A run whose flow is gone (deleted by the application that owns `flow`) sorts as "".
+    "flow_name": func.coalesce(Flow.name, literal("")),
     "trigger_type": FlowRun.trigger_type,
 }
 
@@ -106,7 +107,7 @@ class RunPage:
     next_cursor: str | None
 
     def to_frame(self) -> pd.DataFrame:
-        columns = [c.key for c in SUMMARY_COLUMNS]
+        columns = [c.key for c in SUMMARY_COLUMNS] + ["total_tokens"]
         return pd.DataFrame([r.model_dump() for r in self.runs], columns=columns or None)
 
 
@@ -133,7 +134,7 @@ def _base_select(
     where = flt.where() if after is None else and_(after, flt.where())
     return (
         select(*_columns(include_payloads, payloads_as_text, tokens))
-        .join(Flow, Flow.id == FlowRun.flow_id)
+        .outerjoin(Flow, Flow.id == FlowRun.flow_id)
         .outerjoin(User, User.id == FlowRun.user_id)
         .where(where)
     )

@@ -95,7 +95,7 @@ def merged_page(
         select(*columns, stored_started_at(keys.c.started_at).label("_sort_key"))
         .select_from(keys)
         .join(FlowRun, FlowRun.id == keys.c.id)
-        .join(Flow, Flow.id == FlowRun.flow_id)
+        .outerjoin(Flow, Flow.id == FlowRun.flow_id)
         .outerjoin(User, User.id == FlowRun.user_id)
         .order_by(*(c.desc() if direction == "desc" else c.asc() for c in order))
     )

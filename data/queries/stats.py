@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import Engine, func, null, select
+from sqlalchemy import BigInteger, Engine, cast, func, null, select
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
@@ -96,7 +96,7 @@ def _counts(
 def stats_statement(flt: FlowRunFilter, tokens: ColumnElement[Any] | None = None) -> Select[Any]:
     """The one-scan KPI SELECT behind ``run_stats``; public so tests can EXPLAIN it.
     ``tokens``: data.rollup.sources.run_tokens (none counted when omitted)."""
-    counted = null() if tokens is None else tokens
+    counted = cast(null(), BigInteger) if tokens is None else tokens
     # One scan (of the covering index) computes every KPI: pivots instead of GROUP BY
     # avoid sorting all matching rows.
     return select(

@@ -11,7 +11,18 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Engine, FromClause, Table, inspect, null, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    Engine,
+    FromClause,
+    Integer,
+    Table,
+    cast,
+    inspect,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
 from data.models import FlowRun
@@ -25,6 +36,7 @@ from data.rollup.tables import (
 )
 from data.sql_functions import usable_tokens
 
+INT32_MAX = 2**31 - 1
 TABLES: dict[Grain, tuple[Table, Table]] = {
     "hour": (RollupHour.__table__, RollupHourHistogram.__table__),  # type: ignore[dict-item]
     "day": (RollupDay.__table__, RollupDayHistogram.__table__),  # type: ignore[dict-item]
@@ -48,6 +60,9 @@ class Layout:
     pending: bool
     run_tokens: bool = False
     token_sums: bool = False
+    # The largest duration_ms flow_run can hold: a fork's int4 column on PostgreSQL,
+    # kept as it is (issue 17); None where it is 64-bit.
+    duration_limit: int | None = None
 
 
 # Per database URL: the layout and when it was read. Read again after a few seconds, in
@@ -67,10 +82,10 @@ def layout(engine: Engine) -> Layout:
         inspector = inspect(conn)
         tables = set(inspector.get_table_names())
         installed = set(all_tables()) <= tables
-        run_columns = (
-            {c["name"] for c in inspector.get_columns("flow_run")}
+        run_types = (
+            {c["name"]: c["type"] for c in inspector.get_columns("flow_run")}
             if ("flow_run" in tables)
-            else set()
+            else {}
         )
         rollup_columns = (
             {c["name"] for c in inspector.get_columns(TABLES["hour"][0].name)}
@@ -81,11 +96,17 @@ def layout(engine: Engine) -> Layout:
         installed=installed,
         pending=engine.dialect.name == "postgresql"
         and {table.name for table in PENDING.values()} <= tables,
-        run_tokens="total_tokens" in run_columns,
+        run_tokens="total_tokens" in run_types,
         token_sums="token_sum" in rollup_columns,
+        duration_limit=_int32(engine, run_types.get("duration_ms")),
     )
     _LAYOUTS[key] = (found, now)
     return found
+
+
+def _int32(engine: Engine, column_type: Any) -> int | None:
+    narrow = isinstance(column_type, Integer) and not isinstance(column_type, BigInteger)
+    return INT32_MAX if engine.dialect.name == "postgresql" and narrow else None
 
 
 def forget_layouts() -> None:
@@ -98,7 +119,7 @@ def run_tokens(engine: Engine) -> ColumnElement[Any]:
     no total_tokens column (another application's table)."""
     if layout(engine).run_tokens:
         return usable_tokens(FlowRun.total_tokens)
-    return null()
+    return cast(null(), BigInteger)  # typed: PostgreSQL cannot choose a sum(NULL)
 
 
 def rollup_tables(engine: Engine, grain: Grain) -> tuple[FromClause, FromClause]:

@@ -163,11 +163,14 @@ def component_stats(engine: Engine, flt: FlowRunFilter) -> pd.DataFrame:
     return pd.DataFrame(records, columns=COMPONENT_COLUMNS)
 
 
-def tokens_by_model(engine: Engine, flt: FlowRunFilter) -> pd.DataFrame:
-    """Input and output tokens per model over the runs ``flt`` selects, from the steps
-    that name a model (Langflow's LLM calls; their components repeat the counts)."""
+def tokens_by_model(engine: Engine, flt: FlowRunFilter, by_flow: bool = False) -> pd.DataFrame:
+    """Input and output tokens per model (and per flow with ``by_flow``) over the runs
+    ``flt`` selects, from the steps that name a model (Langflow's LLM calls; their
+    components repeat the counts)."""
+    keys = [FlowRun.flow_id.label("flow_id")] if by_flow else []
     query = (
         select(
+            *keys,
             Step.model.label("model"),
             func.count(func.distinct(Step.run_id)).label("runs"),
             func.coalesce(func.sum(Step.input_tokens), 0).label("input_tokens"),
@@ -175,14 +178,12 @@ def tokens_by_model(engine: Engine, flt: FlowRunFilter) -> pd.DataFrame:
         )
         .join(FlowRun, FlowRun.id == Step.run_id)
         .where(flt.where(), Step.model.is_not(None))
-        .group_by(Step.model)
-        .order_by(Step.model)
+        .group_by(*keys, Step.model)
+        .order_by(*keys, Step.model)
     )
+    columns = ["flow_id"] * by_flow + ["model", "runs", "input_tokens", "output_tokens"]
     with engine.connect() as conn:
-        frame = pd.DataFrame(
-            conn.execute(query).mappings().all(),
-            columns=["model", "runs", "input_tokens", "output_tokens"],
-        )
+        frame = pd.DataFrame(conn.execute(query).mappings().all(), columns=columns)
     for column in ("runs", "input_tokens", "output_tokens"):
         frame[column] = frame[column].astype("int64")
     return frame

@@ -12,6 +12,11 @@ Create Date: 2026-12-07
 - ``flowrun_step`` (one row per component run: Langflow's spans, or a runner's steps),
   ``flowrun_model_price`` (per-model prices an admin sets), ``flowrun_sync_state``.
 - The rollup sums tokens (``token_count``, ``token_sum``), so token charts read it.
+- Where ``flow`` is another application's (our tables in Langflow's database) and
+  ``flow_run`` is ours, our flow_run no longer references ``flow``: Langflow deleting a
+  flow cascaded into our history (or, without the cascade, would have been refused).
+  The readers join flows as optional. The downgrade leaves it out: a run whose flow is
+  gone would fail the constraint.
 """
 
 from collections.abc import Sequence
@@ -30,6 +35,7 @@ depends_on: str | Sequence[str] | None = None
 TZ = sa.DateTime(timezone=True)
 TOTALS = ("flowrun_rollup_hour", "flowrun_rollup_day")
 TOKEN_SUMS = ("token_count", "token_sum")
+FLOW_REFERENCE = "fk_flow_run_flow_id_flow"  # as 0001 names it
 
 
 def _allowed() -> bool:
@@ -99,6 +105,18 @@ def _create_prices_and_sync() -> None:
     )
 
 
+def _flow_reference() -> str | None:
+    """The name of our flow_run's constraint on another application's flow table."""
+    connection = op.get_bind()
+    foreign = inferred_foreign(connection)
+    if "flow" not in foreign or "flow_run" in foreign:
+        return None
+    for key in sa.inspect(connection).get_foreign_keys("flow_run"):
+        if key["referred_table"] == "flow":
+            return key["name"] or FLOW_REFERENCE
+    return None
+
+
 def upgrade() -> None:
     connection = op.get_bind()
     foreign = inferred_foreign(connection)
@@ -112,6 +130,10 @@ def upgrade() -> None:
             sa.table("flowrun_foreign_table", sa.column("name")), [{"name": n} for n in foreign]
         )
     uninstall(connection)
+    if reference := _flow_reference():
+        # SQLite: the table is copied without it (the triggers come back with install).
+        with op.batch_alter_table("flow_run") as batch:
+            batch.drop_constraint(reference, type_="foreignkey")
     if may_alter(connection, "flow_run", _allowed()) and not _has_column(
         "flow_run", "total_tokens"
     ):

@@ -203,6 +203,7 @@ def seed_fixed(engine: Engine) -> list[dict[str, object]]:
                 "ended_at": started + timedelta(seconds=i) if i % 4 else None,
                 "duration_ms": (None, 0, 2**31 - 1, -1234)[i % 4],
                 "components_executed": i,
+                "total_tokens": (None, 0, 1234, 2**40)[(i + 1) % 4],
                 "error_type": value if i % 2 else None,
                 "error_message": value + " and more" if i % 5 else None,
                 "inputs": HOSTILE_JSON[i % len(HOSTILE_JSON)],

@@ -20,6 +20,7 @@ from data.accounts import authenticate, create_api_key
 from data.db import build_engine
 from data.deletion import delete_where
 from data.demo import generate_demo
+from data.export import iter_csv
 from data.filters import FlowRunFilter
 from data.models import Base, FlowRun
 from data.rollup.maintain import check as check_rollup
@@ -210,6 +211,9 @@ def test_upgrading_a_langflow_database_keeps_its_tables_and_rows(fresh_url: str)
             assert conn.execute(text("SELECT count(*) FROM flow_run")).scalar_one() == 1
         [run] = q.list_runs(engine, FlowRunFilter()).runs
         assert (run.id, run.flow_name, run.username) == (run_id, "Langflow flow", "lf")
+        # No total_tokens column here: the export's token column is empty, not an error.
+        exported = "".join(iter_csv(engine, FlowRunFilter(), columns=["id", "total_tokens"]))
+        assert exported.splitlines() == ["id,total_tokens", f"{run_id},"]
         # The rollup is built from the runs already there (docs/rollup.md).
         assert check_rollup(engine).consistent
         assert q.run_stats(engine, FlowRunFilter(), exact=False).status_counts == {"success": 1}
@@ -409,5 +413,58 @@ def test_migration_0005_swaps_the_delete_trigger_and_back(fresh_url: str) -> Non
         assert PAUSE not in delete_trigger_text(engine)
         assert delete_where(engine, FlowRun.started_at < at(minutes=37 * 50), batch_size=4) == 20
         assert check_rollup(engine).consistent and rollup_day_runs(engine) == 40
+    finally:
+        engine.dispose()
+
+
+def test_a_forks_narrow_flow_run_takes_long_runs_and_tokens(fresh_url: str) -> None:
+    """Kept as it is (int4 duration_ms on PostgreSQL, no total_tokens): finishing a run
+    of 40 days and sweeping one stuck for 40 days both work; the duration that does not
+    fit is NULL (start and end still say it), and the tokens go into the metadata."""
+    from datetime import UTC, datetime, timedelta
+
+    from data.recorder import finish_run, start_run
+    from data.sweep import sweep_stuck
+
+    postgres = fresh_url.startswith("postgresql")
+    engine = build_engine(fresh_url)
+    try:
+        with engine.begin() as conn:
+            for statement in LANGFLOW_DDL:
+                conn.execute(
+                    text(
+                        statement.replace("ID_T", "UUID" if postgres else "CHAR(32)").replace(
+                            "TS_T", "TIMESTAMPTZ" if postgres else "TIMESTAMP"
+                        )
+                    )
+                )
+        migrate.upgrade(fresh_url)
+        flow_id = uuid.uuid4()
+        with engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO flow (id, name) VALUES (:id, 'f')"),
+                {"id": str(flow_id) if postgres else flow_id.hex},
+            )
+        now = datetime.now(UTC)
+        long_ago = now - timedelta(days=40)
+        finished = start_run(engine, flow_id, started_at=long_ago, metadata={"k": 1})
+        stuck = start_run(engine, flow_id, started_at=long_ago)
+        short = start_run(engine, flow_id, started_at=now - timedelta(seconds=3))
+        finish_run(engine, finished, "success", total_tokens=77)
+        finish_run(engine, short, "success")
+        assert sweep_stuck(engine, timedelta(days=1)) == 1
+        runs = {r.id: r for r in q.list_runs(engine, FlowRunFilter(), include_payloads=True).runs}
+        forty_days = 40 * 86_400_000
+        for run_id in (finished, stuck):
+            run = runs[run_id]
+            assert run.status == ("success" if run_id == finished else "failure")
+            assert run.ended_at is not None
+            if postgres:  # int4: NULL, the run is still closed
+                assert run.duration_ms is None
+            else:  # SQLite's INTEGER is 64-bit
+                assert run.duration_ms is not None and run.duration_ms >= forty_days
+        assert runs[short].duration_ms is not None and 2_000 < runs[short].duration_ms < 60_000
+        assert runs[finished].metadata == {"k": 1, "flowruns": {"total_tokens": 77}}
+        assert check_rollup(engine).consistent
     finally:
         engine.dispose()

@@ -58,9 +58,11 @@ def test_sweep_finishes_a_run_started_forty_days_ago(world: World) -> None:
 
 
 @pytest.mark.postgres
-def test_one_bad_row_never_stops_a_sweep(pg_database_url: str) -> None:
-    """On a database still at 0001 (int4 duration_ms) the 40-day run is refused by the
-    database: it is skipped and named, the others are swept; after 0002 it is finished."""
+def test_a_duration_past_an_int4_column_never_stops_a_sweep(pg_database_url: str) -> None:
+    """On a database still at 0001 (int4 duration_ms, as a fork's table kept as it is)
+    the database used to refuse the 40-day run's duration, so the run stayed running
+    for ever. It is swept with a NULL duration (its start and end still say it); after
+    0002 widened the column, a run stuck as long gets its duration."""
     with temporary_pg_database("flowruns_sweep") as url:
         migrate.upgrade(url, "0001")
         engine = build_engine(url)
@@ -71,16 +73,20 @@ def test_one_bad_row_never_stops_a_sweep(pg_database_url: str) -> None:
             AuditEntry.__table__.create(engine)  # type: ignore[attr-defined]
             world = make_world(engine)
             old, recent, fresh = add_stuck(world)
-            assert sweep_stuck(engine, timedelta(hours=2), audit=CLI) == 2
-            assert status_of(world, old)[0] == "running"
+            assert sweep_stuck(engine, timedelta(hours=2), audit=CLI) == 3
+            assert status_of(world, old) == ("failure", None)
             assert [status_of(world, r)[0] for r in recent] == ["failure", "failure"]
             [entry] = list_entries(engine).entries
-            assert (entry.status, entry.matched, entry.affected) == ("completed", 3, 2)
-            assert entry.error == f"1 run(s) could not be updated: {old}"
+            assert (entry.status, entry.matched, entry.affected) == ("completed", 3, 3)
+            assert entry.error is None
             AuditEntry.__table__.drop(engine)  # type: ignore[attr-defined]
             migrate.upgrade(url)
+            [row] = world.add(
+                [world.run(status="running", started_at=utcnow() - timedelta(days=40))]
+            )
+            again = row["id"]
             assert sweep_stuck(engine, timedelta(hours=2), audit=CLI) == 1
-            status, duration = status_of(world, old)
+            status, duration = status_of(world, again)
             assert status == "failure" and duration is not None and duration > 2**31
             assert status_of(world, fresh)[0] == "running"
         finally:

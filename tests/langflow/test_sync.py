@@ -22,6 +22,7 @@ from data import migrate
 from data import queries as q
 from data.cli.main import main
 from data.db import build_engine
+from data.export import iter_csv
 from data.filters import FlowRunFilter
 from data.langflow.source import open_source
 from data.langflow.sync import sync_once
@@ -165,8 +166,34 @@ def test_syncing_into_the_langflow_database_itself(source: Engine, source_url: s
         after = {name: rows(source, f"SELECT count(*) AS n FROM {name}")[0].n for name in before}
         assert after == before  # Langflow's tables untouched
         assert check(ours).consistent
+        _history_outlives_a_deleted_flow(source, ours)
     finally:
         ours.dispose()
+
+
+def _history_outlives_a_deleted_flow(source: Engine, ours: Engine) -> None:
+    """Langflow deletes a flow (its traces go by cascade, foreign keys enforced as Langflow
+    runs SQLite): our runs of that flow stay, listed, counted and exported."""
+    synced = synced_runs(ours)
+    gone = next(iter({run["flow_id"] for run in synced.values()}))
+    kept = {run_id for run_id, run in synced.items() if run["flow_id"] == gone}
+    with source.begin() as conn:
+        if source.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA foreign_keys = ON")
+        ident = str(gone) if source.dialect.name == "postgresql" else gone.hex
+        conn.execute(text("DELETE FROM trace WHERE flow_id = :f"), {"f": ident})
+        conn.execute(text("DELETE FROM flow WHERE id = :f"), {"f": ident})
+    assert set(synced_runs(ours)) == set(synced)
+    listed = {r.id: r for r in q.list_runs(ours, FlowRunFilter(), limit=500).runs}
+    assert kept <= set(listed) and {listed[r].flow_name for r in kept} == {None}
+    by_name = q.list_runs(ours, FlowRunFilter(), sort="flow_name", limit=500).runs
+    assert {r.id for r in by_name} == set(listed)
+    assert q.count_runs(ours, FlowRunFilter(flow_ids=(gone,))) == len(kept)
+    exported = "".join(iter_csv(ours, FlowRunFilter(flow_ids=(gone,)), columns=["id"]))
+    assert set(exported.split()[1:]) == {str(r) for r in kept}
+    sync_once(ours, open_source(str(source.url.render_as_string(False)), ours), full=True)
+    assert set(synced_runs(ours)) == set(synced)  # a full pass does not take them away
+    assert check(ours).consistent
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -228,6 +255,17 @@ def test_status_says_what_was_synced(
     assert "synced          14 run(s), 43 step(s)" in out and "in flight       1 run(s)" in out
     assert "s3cret-pw" not in out  # the password is never shown
     assert ("***" in out) == source_url.startswith("postgresql")
+    # Tokens are a first-class figure of `stats`, equal to the synced runs' sum.
+    ours = build_engine(db_url)
+    counted = rows(ours, "SELECT count(total_tokens) AS c, sum(total_tokens) AS n FROM flow_run")
+    ours.dispose()
+    code, out, _ = run_cli(capsys, "--database-url", db_url, "stats", "--days", "36500", "--json")
+    assert code == 0
+    stats = json.loads(out)
+    assert (stats["total_tokens"], stats["runs_with_tokens"]) == (counted[0].n, counted[0].c)
+    assert counted[0].n > 0
+    code, out, _ = run_cli(capsys, "--database-url", db_url, "stats", "--days", "36500")
+    assert f"tokens          {counted[0].n:,} in {counted[0].c:,} run(s) with a count" in out
 
 
 def test_hostile_rows_are_synced_or_skipped_with_a_reason(tmp_path: Path, sqlite_url: str) -> None:
