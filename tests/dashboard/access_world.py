@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from data.accounts import create_user
 from data.db import build_engine
-from data.models import Flow, FlowRun
+from data.models import Flow, FlowRun, Step
 
 PASSWORDS = {"alice": "alice passphrase", "bob": "bob passphrase", "root": "root passphrase"}
 STATUSES = ("success", "success", "failure", "cancelled")
@@ -70,10 +70,30 @@ def _runs(
                 "error_message": f"{tag}-secret-error {i}" if status == "failure" else None,
                 "inputs": {"prompt": f"{tag}-secret-input {i}"},
                 "outputs": {"answer": f"{tag}-secret-output {i}"},
+                "total_tokens": 150,
             }
         )
+    steps = [
+        {
+            "id": uuid.uuid4(),
+            "run_id": row["id"],
+            "position": position,
+            "name": f"{tag}-secret-component {position}",
+            "step_type": "llm" if position else "component",
+            "status": "success",
+            "started_at": row["started_at"],
+            "ended_at": row["ended_at"],
+            "latency_ms": 500,
+            "model": f"{tag}-secret-model" if position else None,
+            "input_tokens": 100 if position else None,
+            "output_tokens": 50 if position else None,
+        }
+        for row in rows
+        for position in (0, 1)
+    ]
     with engine.begin() as conn:
         conn.execute(insert(FlowRun), rows)
+        conn.execute(insert(Step), steps)
     return [row["id"] for row in rows]
 
 

@@ -112,6 +112,8 @@ def test_a_user_sees_only_their_runs_on_every_page(
         assert not at.exception, (page, texts(at.exception))
         shown = shown_text(at)
         assert "bob" not in shown.lower() and str(world.bob_run) not in shown, page
+        if page == "views/flows.py":  # her tokens and components are there: not vacuous
+            assert "alice-secret-model" in shown and "alice-secret-component" in shown
     at.switch_page("views/overview.py").run()
     assert metric(at, "Runs")[0] == str(world.runs_of("alice"))
     failures = world.count(
@@ -135,9 +137,10 @@ def test_another_users_run_is_not_found_by_its_link(
         other = "bob" if name == "alice" else "alice"
         assert other not in shown_text(at).lower()
     at = app(monkeypatch, world.url, params={"run": str(world.alice_run)}, dashboard_auth="local")
-    sign_in(at, "alice", PASSWORDS["alice"])  # her own opens
+    sign_in(at, "alice", PASSWORDS["alice"])  # her own opens, with its steps
     at.switch_page("views/history.py").run()
     assert not at.error and "alice-secret-input 0" in shown_text(at)
+    assert "alice-secret-component" in shown_text(at)
 
 
 def test_a_link_naming_another_user_shows_nothing_of_theirs(
@@ -250,3 +253,31 @@ def test_the_csv_download_holds_only_the_users_runs(
     csv = pd.read_csv(io.StringIO(text))
     assert len(csv) == world.runs_of("alice") and set(csv["user_id"]) == {str(alice.user_id)}
     assert "bob" not in text
+
+
+def test_every_data_access_read_is_scoped_even_with_an_unscoped_filter(
+    monkeypatch: pytest.MonkeyPatch, world: AccessWorld
+) -> None:
+    """Pages pass the sidebar's (scoped) filter; the data access scopes again, so a page
+    that built a filter of its own would still not reach another user's runs."""
+    import streamlit as st
+
+    from dashboard import data_access as da
+    from data.accounts import Principal
+    from data.filters import FlowRunFilter
+
+    local_app(monkeypatch, world)  # points the settings at the world's database
+    monkeypatch.setitem(
+        st.session_state, da.K_PRINCIPAL, Principal(world.users["alice"], "alice", False)
+    )
+    everything = FlowRunFilter()
+    alice = world.runs_of("alice")
+    assert da.count_runs(everything) == da.run_stats(everything).total == alice
+    assert list(da.model_tokens(everything)["model"]) == ["alice-secret-model"]
+    assert set(da.flow_model_tokens(everything)["model"]) == {"alice-secret-model"}
+    assert not da.component_table(everything).to_csv().count("bob")
+    assert not da.flow_breakdown(everything).to_csv().count("Bob")
+    assert da.steps_of(world.bob_run) == [] and da.get_run(world.bob_run) is None
+    assert len(da.steps_of(world.alice_run)) == 2
+    page = da.list_runs(everything, sort="started_at", direction="desc", limit=500, cursor=None)
+    assert {r.user_id for r in page.runs} == {world.users["alice"]}
