@@ -78,8 +78,11 @@ def _storable(name: str) -> bool:
     return True
 
 
-def _throttled_message(retry_at: datetime, now: datetime) -> str:
-    minutes = max(1, math.ceil((retry_at - now).total_seconds() / 60))
+def _throttled_message(retry_at: datetime, now: datetime, window: timedelta) -> str:
+    # A parallel attempt's row may be stamped a moment after ``now``: never say more
+    # than the window itself.
+    wait = min(retry_at - now, window)
+    minutes = max(1, math.ceil(wait.total_seconds() / 60))
     return f"Too many failed sign-ins. Try again in {minutes} minute(s)."
 
 
@@ -132,7 +135,8 @@ def sign_in(engine: Engine, username: str, password: str, client: str, limits: L
             )
         ).first()
     if blocked_since is not None:  # no password check at all while throttled
-        raise SignInRefused(_throttled_message(blocked_since + limits.window, now))
+        retry_at = blocked_since + limits.window
+        raise SignInRefused(_throttled_message(retry_at, now, limits.window))
     matched = verify_password(password, user.password if user else None)
     if user is None or not matched or not user.is_active:
         raise SignInRefused(INVALID)  # the attempt stays counted
