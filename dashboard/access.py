@@ -28,7 +28,7 @@ from data import signin
 from data.accounts import Principal
 from data.settings import Settings
 
-EXIT_DELAY_SECONDS = 1.0  # long enough for the refusal to reach the browser
+EXIT_DELAY_SECONDS = 2.0  # long enough for the refusal to reach the browser
 
 
 def _under_real_server() -> bool:

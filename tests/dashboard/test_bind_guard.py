@@ -5,6 +5,8 @@ ports, and the check `make run` makes before it starts Streamlit."""
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import os
 import subprocess
 import sys
@@ -15,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from e2e_server import ROOT, free_port, wait_healthy
+from e2e_server import ROOT, chromium, free_port, wait_healthy
 
 from dashboard.exposure import exposure_refusal, is_local_address
 from data.settings import Settings
@@ -131,7 +133,9 @@ def test_exposed_without_sign_in_refuses_at_the_first_visit(
     flags, env, _ = WAYS[way]
     with streamlit(sqlite_url, _cwd_for(way, tmp_path), flags, env) as (proc, base, port):
         assert listening_on(port) == {"00000000"}  # 0.0.0.0: the way took effect
-        visit(base)
+        # The process may end before it answers: what counts is that it ends, and why.
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            visit(base)
         code = proc.wait(timeout=20)
         stderr = proc.stderr.read() if proc.stderr else ""
     ours = [line for line in stderr.splitlines() if line.startswith("flowruns dashboard:")]
@@ -186,3 +190,22 @@ def test_exposed_with_sign_in_or_a_declared_proxy_serves(
         assert visit(base) == "ok"
         time.sleep(2)
         assert proc.poll() is None
+
+
+@pytest.mark.browser
+def test_a_browser_gets_the_refusal_and_no_data(sqlite_url: str, tmp_path: Path) -> None:
+    from dashworld import seed
+
+    seed(sqlite_url, runs=50)
+    flags = ("--server.address", EVERYWHERE)
+    with (
+        streamlit(sqlite_url, ROOT, flags) as (proc, base, _),
+        chromium(tmp_path / "profile") as context,
+    ):
+        page = context.new_page()
+        page.goto(base)
+        refusal = page.locator('[data-testid="stAlertContentError"]', has_text="Refusing")
+        refusal.wait_for(timeout=30_000)
+        assert "FLOWRUNS_TRUST_PROXY_AUTH=1" in refusal.inner_text()
+        assert page.locator('[data-testid="stMetric"]').count() == 0
+        assert proc.wait(timeout=20) == 2
