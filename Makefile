@@ -26,9 +26,13 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt pyproject.toml | $
 venv-runtime: $(VENV)/.runtime-installed
 venv-dev: $(VENV)/.dev-installed
 
-## Dashboard on the embedded SQLite default (demo data is created on first start).
+## Dashboard on the embedded SQLite default (demo data is created on first start), on
+## 127.0.0.1 (.streamlit/config.toml). Beyond localhost it needs sign-in or a declared
+## authenticating proxy: the check runs before Streamlit starts (docs/access.md).
+RUN_FLAGS ?=
 run: venv-runtime
-	$(BIN)/streamlit run dashboard/app.py --server.port $(PORT)
+	$(BIN)/python -m dashboard.exposure $(RUN_FLAGS)
+	$(BIN)/streamlit run dashboard/app.py --server.port $(PORT) $(RUN_FLAGS)
 
 ## REST API on the configured database (embedded SQLite by default).
 api: venv-runtime

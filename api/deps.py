@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security, status
@@ -11,8 +10,11 @@ from sqlalchemy import Engine
 
 from data.accounts import Principal, authenticate
 from data.db import get_engine, get_read_engine
-from data.filters import FlowRunFilter
+from data.scope import scope_user_id, scoped
 from data.settings import get_settings
+
+# The scope rule lives in the data layer (the dashboard uses it too); routes import it here.
+__all__ = ["scope_user_id", "scoped"]
 
 api_key_header = APIKeyHeader(
     name="x-api-key",
@@ -69,17 +71,6 @@ def current_principal(
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
-
-
-def scope_user_id(principal: Principal) -> uuid.UUID | None:
-    """The only user whose runs this caller may touch; ``None`` for a superuser (all)."""
-    return None if principal.is_superuser else principal.user_id
-
-
-def scoped(flt: FlowRunFilter, principal: Principal) -> FlowRunFilter:
-    """``flt`` narrowed to the caller's runs. Every route reads and writes through this."""
-    user_id = scope_user_id(principal)
-    return flt if user_id is None else flt.replace(user_id=user_id)
 
 
 def require_writable() -> None:

@@ -11,7 +11,7 @@ import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from dashboard import bootstrap
+from dashboard import access, bootstrap
 from dashboard import data_access as da
 from dashboard.components import sidebar, source_badge
 from dashboard.formatting import md_escape
@@ -36,14 +36,8 @@ try:
 except SettingsError as exc:  # an invalid FLOWRUNS_* value: say which, as text
     st.error(f"Invalid configuration: {md_escape(exc)}")
     st.stop()
+access.enforce_bind(settings)  # before anything is read
 bootstrap.prepare_database(settings)
-
-flow_labels = da.flow_labels()
-problems = s.init_from_url(set(flow_labels))
-if problems:
-    # The problems quote the link's values: shown as text, never as Markdown.
-    st.error("Ignored invalid link parameters (defaults used): " + md_escape("; ".join(problems)))
-
 pages = [
     st.Page("views/overview.py", title="Overview", icon=":material/dashboard:", default=True),
     st.Page("views/history.py", title="History", icon=":material/list:", url_path="history"),
@@ -53,11 +47,25 @@ pages = [
         "views/retention.py", title="Retention", icon=":material/delete:", url_path="retention"
     ),
 ]
+# The pages go to the sign-in gate: a link to /history is still /history once signed in.
+who = access.require_sign_in(settings, pages)
+if who is not None and not who.is_superuser:
+    # Retention acts on every user's runs (the policy, prune, the audit log of all
+    # deletes): with sign-in, only a superuser gets the page.
+    pages = pages[:-1]
+
+flow_labels = da.flow_labels()
+problems = s.init_from_url(set(flow_labels))
+if problems:
+    # The problems quote the link's values: shown as text, never as Markdown.
+    st.error("Ignored invalid link parameters (defaults used): " + md_escape("; ".join(problems)))
+
 page = st.navigation(pages)
 if unknown := unknown_page_path(pages):
     st.error(f"No page at /{md_escape(unknown)}: showing {page.title} instead.")
 # Labels, not names: two flows may share a name, and pickers match options by label.
 sidebar.render([(uuid.UUID(i), label) for i, label in flow_labels.items()], settings)
+access.sign_out_button(who)
 s.sync_url()
 
 source_badge.render()

@@ -74,6 +74,13 @@ def prepare_database(settings: Settings) -> None:
 
 
 def empty_state() -> None:
+    if da.scope(FlowRunFilter()).user_id is not None:  # a signed-in regular user
+        st.info(
+            "**No runs of yours recorded yet.** Runs you trigger (through your API key or "
+            "your flows) appear here; press *Refresh data* to look again.",
+            icon=":material/inbox:",
+        )
+        return
     st.info(
         "**No runs recorded yet.** Load demo data with `flowruns demo --runs 10000`, record runs "
         "from your flows with `data.recorder`, or point the dashboard at an existing database "

@@ -4,6 +4,10 @@ The engine is a ``st.cache_resource`` per URL; query results are ``st.cache_data
 keyed on the URL string and the hashable ``FlowRunFilter``, with the configured TTL.
 Reads go to ``FLOWRUNS_READ_DATABASE_URL`` (a replica, through a read-only engine) when
 it is set; writes (``call``) and the run detail always go to the primary.
+
+Every filter that reaches a query passes through ``scope`` (data.scope, the API's rule):
+a signed-in regular user's filter names only their runs, and since the scoped filter is
+the cache key, one user's cached results are never another's.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from sqlalchemy import Engine
 
 from dashboard.formatting import flow_labels as flow_labels_for
 from data import queries as q
+from data.accounts import Principal
+from data.audit import AuditContext
 from data.db import build_engine
 from data.demo import is_demo_database
 from data.errors import NotFound
@@ -26,6 +32,7 @@ from data.export import iter_csv
 from data.filters import FlowRunFilter
 from data.langflow.status import SourceStatus, sync_sources
 from data.queries.points import recent_run_points
+from data.scope import scope_user_id, scoped
 from data.settings import get_settings
 from data.statuses import check_statuses
 from data.statuses import status_values as stored_status_values
@@ -33,6 +40,31 @@ from data.steps.pricing import Price, prices, with_cost
 from data.steps.queries import StepRecord, component_stats, run_steps, tokens_by_model
 
 T = TypeVar("T")
+# The signed-in user (a ``Principal``) in session_state; absent without sign-in.
+K_PRINCIPAL = "_principal"
+
+
+def principal() -> Principal | None:
+    return st.session_state.get(K_PRINCIPAL)
+
+
+def scope(flt: FlowRunFilter) -> FlowRunFilter:
+    """``flt`` narrowed to what the signed-in user may see (unchanged for a superuser or
+    without sign-in)."""
+    return scoped(flt, principal())
+
+
+def may_administer() -> bool:
+    """Settings for everyone (the retention policy, model prices): a superuser's, or
+    anyone's without sign-in."""
+    who = principal()
+    return who is None or who.is_superuser
+
+
+def audit_context() -> AuditContext:
+    """Who the audit log names for a delete from this session."""
+    who = principal()
+    return AuditContext.dashboard(who.username if who else None, who.user_id if who else None)
 
 
 @st.cache_resource(show_spinner=False)
@@ -110,16 +142,16 @@ def _count_runs(url: str, flt: FlowRunFilter) -> int:
     return q.count_runs(_read_engine_for(url), flt)
 
 
-def _list_flows(url: str) -> list[tuple[uuid.UUID, str]]:
-    return q.list_flows(_read_engine_for(url))
+def _list_flows(url: str, owner: uuid.UUID | None) -> list[tuple[uuid.UUID, str]]:
+    return q.list_flows(_read_engine_for(url), owner)
 
 
 def _list_users(url: str) -> list[tuple[uuid.UUID, str]]:
     return q.list_users(_read_engine_for(url))
 
 
-def _flow_choices(url: str) -> list[q.FlowChoice]:
-    return q.list_flow_choices(_read_engine_for(url))
+def _flow_choices(url: str, owner: uuid.UUID | None) -> list[q.FlowChoice]:
+    return q.list_flow_choices(_read_engine_for(url), owner)
 
 
 def _list_runs(url: str, flt: FlowRunFilter, page: tuple[str, str, int, str | None]) -> q.RunPage:
@@ -130,41 +162,46 @@ def _list_runs(url: str, flt: FlowRunFilter, page: tuple[str, str, int, str | No
 
 
 def run_stats(flt: FlowRunFilter) -> q.RunStats:
-    return _cached(_run_stats)(read_url(), flt)
+    return _cached(_run_stats)(read_url(), scope(flt))
 
 
 def run_timeseries(flt: FlowRunFilter, tz: str) -> pd.DataFrame:
     """Buckets are the hours/days/weeks of the chosen time zone."""
-    return _cached(_run_timeseries)(read_url(), flt, tz)
+    return _cached(_run_timeseries)(read_url(), scope(flt), tz)
 
 
 def count_timeseries(flt: FlowRunFilter, by: str, tz: str) -> pd.DataFrame:
-    return _cached(_count_timeseries)(read_url(), flt, by, tz)
+    return _cached(_count_timeseries)(read_url(), scope(flt), by, tz)
 
 
 def flow_breakdown(flt: FlowRunFilter) -> pd.DataFrame:
-    return _cached(_flow_breakdown)(read_url(), flt)
+    return _cached(_flow_breakdown)(read_url(), scope(flt))
 
 
 def error_breakdown(flt: FlowRunFilter) -> pd.DataFrame:
-    return _cached(_error_breakdown)(read_url(), flt)
+    return _cached(_error_breakdown)(read_url(), scope(flt))
 
 
 def run_points(flt: FlowRunFilter, limit: int) -> pd.DataFrame:
     """The newest ``limit`` runs as (id, flow, status, start, duration) points."""
-    return _cached(_run_points)(read_url(), flt, limit)
+    return _cached(_run_points)(read_url(), scope(flt), limit)
 
 
 def count_runs(flt: FlowRunFilter) -> int:
-    return _cached(_count_runs)(read_url(), flt)
+    return _cached(_count_runs)(read_url(), scope(flt))
 
 
 def list_flows() -> list[tuple[uuid.UUID, str]]:
-    return _cached(_list_flows)(read_url())
+    """Every flow; a signed-in regular user's own flows."""
+    return _cached(_list_flows)(read_url(), scope_user_id(principal()))
 
 
 def list_users() -> list[tuple[uuid.UUID, str]]:
-    """(id, username) of every user: the user filter's options."""
+    """(id, username) of every user: the user filter's options (a signed-in regular user
+    sees only themselves)."""
+    who = principal()
+    if scope_user_id(who) is not None and who is not None:
+        return [(who.user_id, who.username)]
     return _cached(_list_users)(read_url())
 
 
@@ -185,24 +222,25 @@ def check_status(value: str) -> str:
 
 def flow_labels() -> dict[str, str]:
     """Flow id (str) -> a label unique among all flows: the one source for flow pickers."""
-    return flow_labels_for(_cached(_flow_choices)(read_url()))
+    return flow_labels_for(_cached(_flow_choices)(read_url(), scope_user_id(principal())))
 
 
 def list_runs(
     flt: FlowRunFilter, *, sort: str, direction: str, limit: int, cursor: str | None
 ) -> q.RunPage:
-    return _cached(_list_runs)(read_url(), flt, (sort, direction, limit, cursor))
+    return _cached(_list_runs)(read_url(), scope(flt), (sort, direction, limit, cursor))
 
 
 def get_run(run_id: uuid.UUID) -> q.RunRecord | None:
-    """Uncached: the detail view must show (and delete) what is there now."""
-    return q.get_run(engine(), run_id)
+    """Uncached: the detail view must show (and delete) what is there now. Another user's
+    run is ``None``, exactly like a missing one."""
+    return q.get_run(engine(), run_id, scope(FlowRunFilter()))
 
 
 def csv_builder(flt: FlowRunFilter, columns: tuple[str, ...]) -> Callable[[], str]:
     """A callable for ``st.download_button``: the CSV is streamed from the database
     in chunks only when the user clicks, never on every rerun."""
-    bound = read_engine()
+    bound, flt = read_engine(), scope(flt)
 
     def build() -> str:
         return "".join(iter_csv(bound, flt, columns=columns))
@@ -228,14 +266,14 @@ def is_demo() -> bool:
     return _cached(_is_demo)(read_url())
 
 
-def _run_steps(url: str, run_id: uuid.UUID) -> list[StepRecord]:
-    return run_steps(_read_engine_for(url), run_id)
+def _run_steps(url: str, run_id: uuid.UUID, flt: FlowRunFilter) -> list[StepRecord]:
+    return run_steps(_read_engine_for(url), run_id, flt)
 
 
 def steps_of(run_id: uuid.UUID) -> list[StepRecord]:
-    """A run's steps (empty when it has none, or is gone)."""
+    """A run's steps (empty when it has none, is gone, or is another user's)."""
     try:
-        return _cached(_run_steps)(read_url(), run_id)
+        return _cached(_run_steps)(read_url(), run_id, scope(FlowRunFilter()))
     except NotFound:
         return []
 
@@ -245,7 +283,7 @@ def _component_stats(url: str, flt: FlowRunFilter) -> pd.DataFrame:
 
 
 def component_table(flt: FlowRunFilter) -> pd.DataFrame:
-    return _cached(_component_stats)(read_url(), flt)
+    return _cached(_component_stats)(read_url(), scope(flt))
 
 
 def _tokens_by_model(url: str, flt: FlowRunFilter) -> pd.DataFrame:
@@ -254,7 +292,7 @@ def _tokens_by_model(url: str, flt: FlowRunFilter) -> pd.DataFrame:
 
 def model_tokens(flt: FlowRunFilter) -> pd.DataFrame:
     """Tokens (and cost, where an admin set a price) per model, from the steps."""
-    return _cached(_tokens_by_model)(read_url(), flt)
+    return _cached(_tokens_by_model)(read_url(), scope(flt))
 
 
 def _model_prices(url: str) -> dict[str, Price]:
@@ -272,7 +310,7 @@ def _flow_model_tokens(url: str, flt: FlowRunFilter) -> pd.DataFrame:
 
 def flow_model_tokens(flt: FlowRunFilter) -> pd.DataFrame:
     """Tokens and cost per flow and model, from the steps."""
-    return _cached(_flow_model_tokens)(read_url(), flt)
+    return _cached(_flow_model_tokens)(read_url(), scope(flt))
 
 
 def _sources(url: str) -> list[SourceStatus]:

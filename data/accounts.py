@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from data.db import session_scope
 from data.errors import Conflict, InvalidQuery, NotFound
 from data.models import ApiKey, Flow, User, utcnow
+from data.passwords import hash_password
 
 KEY_PREFIX = "frh_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -54,14 +55,19 @@ def hash_key(plain: str) -> str:
     return hashlib.sha256(plain.encode()).hexdigest()
 
 
-def create_user(engine: Engine, username: str, *, superuser: bool = False) -> uuid.UUID:
+def create_user(
+    engine: Engine, username: str, *, superuser: bool = False, password: str | None = None
+) -> uuid.UUID:
+    """A new user; with ``password`` it can sign in to the dashboard (stored as bcrypt),
+    without one it has API keys only."""
     name = username.strip()
     if not name or len(name) > 150:
         raise InvalidQuery("username: must be 1 to 150 characters")
+    hashed = "" if password is None else hash_password(password)
     with session_scope(engine) as session:
         if session.scalar(select(User.id).where(User.username == name)) is not None:
             raise Conflict(f"user {name!r} already exists")
-        user = User(id=uuid.uuid4(), username=name, is_superuser=superuser)
+        user = User(id=uuid.uuid4(), username=name, is_superuser=superuser, password=hashed)
         session.add(user)
     return user.id
 

@@ -74,9 +74,13 @@ class AuditContext:
         return cls("cli", f"cli:{os_user()}")
 
     @classmethod
-    def dashboard(cls) -> AuditContext:
-        # The dashboard has no login: the OS user running it is all we know.
-        return cls("dashboard", f"dashboard:{os_user()}")
+    def dashboard(
+        cls, username: str | None = None, user_id: uuid.UUID | None = None
+    ) -> AuditContext:
+        """The signed-in user; without sign-in, the OS user running it is all we know."""
+        if username is None:
+            return cls("dashboard", f"dashboard:{os_user()}")
+        return cls("dashboard", f"dashboard:{username}", user_id)
 
     @classmethod
     def library(cls) -> AuditContext:

@@ -209,6 +209,19 @@ class StoredRetentionPolicy(Base):
     updated_by: Mapped[str] = mapped_column(String(200))
 
 
+class LoginFailure(Base):
+    """One failed dashboard sign-in (data.signin): counted per account and per client
+    over a sliding window to throttle guessing. Only a SHA-256 of the key is stored: a
+    mistyped "username" is often the password."""
+
+    __tablename__ = "flowrun_login_failure"
+    __table_args__ = (Index("ix_flowrun_login_failure_key_hash_at", "key_hash", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
 class ForeignTable(Base):
     """A shared table (user, flow, flow_run) that another application created and owns:
     its columns are never changed without `init-db --alter-owner-tables` (data.ownership)."""

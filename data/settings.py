@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
@@ -60,6 +61,18 @@ class Settings(BaseSettings):
     retention_max_age_days: int | None = Field(default=None, ge=1, le=36_500)
     retention_max_runs_per_flow: int | None = Field(default=None, ge=1, le=2**31 - 1)
     retention_failure_max_age_days: int | None = Field(default=None, ge=1, le=36_500)
+    dashboard_auth: Literal["none", "local"] = Field(
+        default="none",
+        description="Dashboard sign-in: none, or local (accounts of the user table).",
+    )
+    trust_proxy_auth: bool = Field(
+        default=False,
+        description="An authenticating proxy guards the dashboard: it may listen beyond"
+        " localhost without its own sign-in (docs/access.md).",
+    )
+    login_max_failures: int = Field(default=5, ge=1, le=1000)
+    login_max_failures_per_client: int = Field(default=20, ge=1, le=100_000)
+    login_window_minutes: int = Field(default=15, ge=1, le=1440)
     recorder_timeout_seconds: float = Field(
         default=0.5,
         ge=0,

@@ -41,6 +41,7 @@ TABLES = (
     "flowrun_step",
     "flowrun_sync_state",
     "flowrun_model_price",
+    "flowrun_login_failure",
 )
 
 

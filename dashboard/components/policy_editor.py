@@ -13,7 +13,6 @@ import streamlit as st
 from dashboard import data_access as da
 from dashboard.components.retention_actions import FINISHED, MAX_DAYS, rules_table
 from dashboard.formatting import local_time
-from data.audit import os_user
 from data.retention import (
     EffectivePolicy,
     RetentionPolicy,
@@ -113,7 +112,7 @@ def policy_editor(current: EffectivePolicy, read_only: bool) -> None:
         save, reset = st.columns(2)
         if save.button("Save policy", key="pol_save", type="primary", disabled=not ready):
             assert candidate is not None
-            da.call(save_policy, candidate, f"dashboard:{os_user()}")
+            da.call(save_policy, candidate, da.audit_context().actor)
             _done("Policy saved: flowruns prune and this page now apply it.")
         if current.source == "database" and reset.button(
             "Forget the saved policy (use the settings)", key="pol_reset"

@@ -9,7 +9,6 @@ import streamlit as st
 
 from dashboard import data_access as da
 from dashboard.formatting import md_escape
-from data.audit import AuditContext
 from data.errors import InvalidQuery
 from data.steps.pricing import delete_price, set_price
 
@@ -33,7 +32,7 @@ def _save() -> None:
     """The form's callback: runs before the page, so every table shows the new price."""
     state = st.session_state
     model = (state.get("price_model_typed") or "").strip() or (state.get("price_model_pick") or "")
-    who = AuditContext.dashboard().actor
+    who = da.audit_context().actor
     try:
         saved = da.call(
             set_price,

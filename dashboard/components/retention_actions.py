@@ -19,7 +19,6 @@ import streamlit as st
 
 from dashboard import data_access as da
 from dashboard.formatting import local_time
-from data.audit import AuditContext
 from data.delete_guard import matches_every_deletable, require_all_for_everything
 from data.deletion import bulk_delete_filter, count_deletable, delete_runs
 from data.errors import InvalidQuery
@@ -125,7 +124,7 @@ def bulk_delete_section(flows: dict[str, str], tz: str, read_only: bool) -> None
         count = (
             da.call(count_deletable, flt)
             if read_only
-            else da.call(delete_runs, flt, dry_run=True, audit=AuditContext.dashboard())
+            else da.call(delete_runs, flt, dry_run=True, audit=da.audit_context())
         )
         everything = bool(da.call(matches_every_deletable, bulk_delete_filter(flt)))
         st.session_state.pop(K_EVERYTHING, None)  # each preview is confirmed afresh
@@ -179,7 +178,7 @@ def _run_bulk_delete(flt: FlowRunFilter, previewed: int, everything_confirmed: b
         delete_all=everything_confirmed,
         batch_size=batch_size_for(previewed),
         progress=progress_bar("Deleting"),
-        audit=AuditContext.dashboard(),
+        audit=da.audit_context(),
     )
     da.clear_caches()
     st.success(f"Deleted {deleted:,} runs.")
@@ -199,7 +198,7 @@ def prune_section(policy: RetentionPolicy, read_only: bool) -> None:
         result = (
             da.call(preview_prune, policy, now=now)  # read-only: no audit entry either
             if read_only
-            else da.call(prune, policy, dry_run=True, now=now, audit=AuditContext.dashboard())
+            else da.call(prune, policy, dry_run=True, now=now, audit=da.audit_context())
         )
         st.session_state[K_PRUNE] = {"now": now, "result": result, "policy": policy}
     preview = st.session_state.get(K_PRUNE)
@@ -231,7 +230,7 @@ def _run_prune(policy: RetentionPolicy, now: datetime, previewed: int) -> None:
         now=now,
         batch_size=batch_size_for(previewed),
         progress=progress_bar("Pruning"),
-        audit=AuditContext.dashboard(),
+        audit=da.audit_context(),
     )
     da.clear_caches()
     st.success(f"Pruned {result.total:,} runs.")

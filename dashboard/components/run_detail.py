@@ -19,8 +19,8 @@ from dashboard.components import run_steps
 from dashboard.components.payload_diff import SECTIONS, as_text, diff_payloads
 from dashboard.formatting import human_duration, local_time, status_label
 from dashboard.state import history as hs
-from data.audit import AuditContext
 from data.deletion import delete_run
+from data.filters import FlowRunFilter
 from data.models import FlowRunStatus
 from data.queries import RunRecord, last_successful_run
 
@@ -58,7 +58,8 @@ def _fields(run: RunRecord, tz: str) -> pd.DataFrame:
 
 
 def _delete(run_id: str) -> None:
-    deleted = da.call(delete_run, uuid.UUID(run_id), audit=AuditContext.dashboard())
+    scope = da.scope(FlowRunFilter())  # checked again where the row is deleted
+    deleted = da.call(delete_run, uuid.UUID(run_id), scope, audit=da.audit_context())
     da.clear_caches()
     st.session_state[K_CONFIRM] = None
     hs.select_run(None)
@@ -124,7 +125,7 @@ def _highlight(frame: pd.DataFrame) -> Any:
 
 
 def _compare(run: RunRecord, tz: str) -> None:
-    baseline = da.call(last_successful_run, run.flow_id, run.started_at)
+    baseline = da.call(last_successful_run, run.flow_id, run.started_at, da.scope(FlowRunFilter()))
     if baseline is None:
         st.info("No successful run of this flow started before this one.")
         return

@@ -129,7 +129,8 @@ def sync_url() -> None:
 
 
 def current_filter() -> FlowRunFilter:
-    return filter_for(current_state())
+    """The sidebar's filter, scoped to the signed-in user's runs (data.scope)."""
+    return da.scope(filter_for(current_state()))
 
 
 def current_tz() -> str:

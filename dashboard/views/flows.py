@@ -106,4 +106,5 @@ flow_steps.tokens(flt, table, labels)
 flow_steps.components(flt)
 models_seen = list(da.model_tokens(flt)["model"])
 if models_seen or da.model_prices():
-    price_editor.render(models_seen, get_settings().read_only)
+    # Prices apply to everyone's costs: a signed-in regular user sees them, an admin sets them.
+    price_editor.render(models_seen, get_settings().read_only or not da.may_administer())

@@ -269,13 +269,6 @@ def sweep(args: argparse.Namespace, engine: Engine) -> int:
     return 0
 
 
-def user_create(args: argparse.Namespace, engine: Engine) -> int:
-    user_id = accounts.create_user(engine, args.username, superuser=args.superuser)
-    kind = "superuser" if args.superuser else "user"
-    print(f"created {kind} {args.username} ({user_id})")
-    return 0
-
-
 def key_create(args: argparse.Namespace, engine: Engine) -> int:
     plain, key_id = accounts.create_api_key(engine, args.user, args.name)
     print(f"API key {key_id} for {args.user} (shown once, store it now):", file=sys.stderr)

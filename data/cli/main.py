@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 from data.cli.args import add_filter_arguments, bounded
 from data.cli.errors import EXIT_INPUT, report
 from data.cli.sync_commands import add_sync_parser
+from data.cli.user_commands import add_user_parser
 from data.db import InvalidDatabaseUrl, build_engine, parse_database_url
 from data.settings import SettingsError, get_settings
 
@@ -95,12 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--timeout-minutes", type=bounded(1, MINUTES))
     sweep.add_argument("--dry-run", action="store_true")
 
-    user = sub.add_parser("user", help="manage users").add_subparsers(
-        dest="user_command", required=True, parser_class=OneLineParser
-    )
-    create_user = user.add_parser("create")
-    create_user.add_argument("username")
-    create_user.add_argument("--superuser", action="store_true")
+    add_user_parser(sub, OneLineParser)
 
     add_sync_parser(sub)
     rollup = sub.add_parser("rollup", help="the overview's rollup tables").add_subparsers(
@@ -132,6 +128,7 @@ HANDLERS: dict[str, str] = {
     "export": "export",
     "sweep-stuck": "sweep",
     "user:create": "user_create",
+    "user:set-password": "user_set_password",
     "api-key:create": "key_create",
     "api-key:list": "key_list",
     "api-key:revoke": "key_revoke",
@@ -189,12 +186,13 @@ def _run(args: argparse.Namespace) -> int:
     get_settings()  # an invalid FLOWRUNS_* value stops every command, naming the variable
     url = _database_url(args)
     parse_database_url(url)  # a malformed URL is bad input, before any command touches it
-    from data.cli import commands, sync_commands
+    from data.cli import commands, sync_commands, user_commands
 
     if args.command == "init-db":
         return commands.init_db(args, url)
     name = HANDLERS[_handler_name(args)]
-    handler: Handler = getattr(commands, name, None) or getattr(sync_commands, name)
+    modules = (commands, sync_commands, user_commands)
+    handler: Handler = next(getattr(m, name) for m in modules if hasattr(m, name))
     engine = build_engine(url, read_only=_reads_replica(args))
     try:
         return handler(args, engine)

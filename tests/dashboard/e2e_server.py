@@ -51,10 +51,12 @@ def wait_healthy(base: str, proc: subprocess.Popen[bytes], timeout: float = 60) 
 
 
 @contextmanager
-def running_dashboard(url: str) -> Iterator[str]:
-    """The dashboard on ``url`` (no other FLOWRUNS_* settings); yields its base URL."""
+def running_dashboard(url: str, **settings: str) -> Iterator[str]:
+    """The dashboard on ``url`` with only the given FLOWRUNS_* ``settings`` (e.g.
+    ``dashboard_auth="local"``); yields its base URL."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWRUNS_")}
     env["FLOWRUNS_DATABASE_URL"] = url
+    env |= {f"FLOWRUNS_{name.upper()}": value for name, value in settings.items()}
     port = free_port()
     command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py"]
     command += ["--server.port", str(port), "--server.headless", "true"]

@@ -50,6 +50,7 @@ APP_TABLES = {
     "flowrun_step",
     "flowrun_model_price",
     "flowrun_sync_state",
+    "flowrun_login_failure",
 }
 EXPECTED_FLOW_RUN_INDEXES = {
     "ix_flow_run_flow_id",
