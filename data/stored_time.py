@@ -63,7 +63,7 @@ def register_lenient_time_loaders(dbapi_connection: Any) -> None:
     from psycopg.types import datetime as pg_datetime
 
     def lenient(base: Any) -> Any:
-        class Lenient(base):  # type: ignore[misc, valid-type]
+        class Lenient(base):  # type: ignore[misc]
             def load(self, data: Any) -> Any:
                 try:
                     return super().load(data)

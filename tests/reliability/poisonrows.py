@@ -251,12 +251,11 @@ def poison_times_elsewhere(engine: Engine, key_id: uuid.UUID) -> uuid.UUID:
     dialect = engine.dialect.name
     bad = "CAST(:bad AS timestamptz)" if dialect == "postgresql" else ":bad"
     entry = uuid.uuid4()
+    keys_times = f"created_at = {bad}, last_used_at = {bad}"
     as_id = (lambda u: u.hex) if dialect == "sqlite" else str
     with engine.begin() as conn:
         conn.execute(
-            text(
-                f"UPDATE flowrun_api_key SET created_at = {bad}, last_used_at = {bad} WHERE id = :id"
-            ),
+            text(f"UPDATE flowrun_api_key SET {keys_times} WHERE id = :id"),
             {"bad": BAD_TIMES[dialect], "id": as_id(key_id)},
         )
         conn.execute(
