@@ -15,6 +15,7 @@ import pandas as pd
 
 # The one status colour map (colour-blind safe), shared with the charts; tables use it too.
 from dashboard.charts.colours import STATUS_COLOURS, status_colour  # noqa: F401
+from data.stored_time import UnreadableTime
 
 COMMON_TIMEZONES = (
     "UTC",
@@ -63,7 +64,18 @@ def count(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
+UNREADABLE_MARK = "⚠ unreadable"
+
+
+def unreadable_time(raw: str) -> str:
+    """How a stored time no reader can hold is shown (data.stored_time): flagged, with the
+    stored value as text."""
+    return f"{UNREADABLE_MARK}: {raw!r}"
+
+
 def local_time(value: datetime | None, tz: str, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    if isinstance(value, UnreadableTime):
+        return unreadable_time(value.raw)
     if value is None or pd.isna(value):
         return "-"
     return pd.Timestamp(value).tz_convert(ZoneInfo(tz)).strftime(fmt)

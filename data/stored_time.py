@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import pandas as pd
+
 MAX_SHOWN_CHARS = 120
 
 
@@ -77,3 +79,21 @@ def register_lenient_time_loaders(dbapi_connection: Any) -> None:
     adapters.register_loader("timestamptz", lenient(pg_datetime.TimestamptzLoader))
     adapters.register_loader("timestamp", lenient(pg_datetime.TimestampLoader))
     adapters.register_loader("date", lenient(pg_datetime.DateLoader))
+
+
+UNREADABLE_ROWS = "unreadable_rows"  # frame.attrs key: rows dropped by ``without_unreadable``
+
+
+def without_unreadable(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """``frame`` without the rows whose ``column`` is no time (a chart cannot place them);
+    how many were dropped is in ``frame.attrs[UNREADABLE_ROWS]`` for the page's note."""
+    readable = frame[column].map(lambda v: v is None or is_time(v)).astype(bool)
+    kept = frame[readable].copy() if not readable.all() else frame
+    kept.attrs[UNREADABLE_ROWS] = int((~readable).sum())
+    return kept
+
+
+def as_times(values: pd.Series) -> pd.Series:
+    """``values`` as UTC datetimes, NaT where a value is no time (an aggregate such as
+    max(started_at) over text another program stored)."""
+    return pd.to_datetime(values.map(lambda v: v if is_time(v) else None), utc=True)

@@ -18,6 +18,7 @@ from data.queries.common import (
     add_outcome_columns,
     outcome_columns,
     percentiles,
+    readable_time_range,
     status_pivot,
 )
 from data.rollup.local_days import local_records
@@ -26,6 +27,7 @@ from data.rollup.routing import on_table
 from data.rollup.sources import rollup_tables, run_tokens
 from data.sql_functions import BUCKETS, Bucket
 from data.statuses import canonical
+from data.stored_time import is_time
 
 BUCKET_LENGTH = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
 MAX_BUCKETS = 2000
@@ -39,8 +41,13 @@ def _time_range(engine: Engine, flt: FlowRunFilter) -> tuple[datetime, datetime]
             flt.where()
         )
         with engine.connect() as conn:
-            low, high = conn.execute(query).one()
-        if low is None:
+            row = conn.execute(query).one()
+            low: datetime | None = row[0]
+            high: datetime | None = row[1]
+            # Unreadable starts (data.stored_time) sort at the ends: use the readable ones.
+            if low is not None and not (is_time(low) and is_time(high)):
+                low, high = readable_time_range(conn, flt)
+        if low is None or high is None:
             return None
         start = start or low
         end = end or high + timedelta(microseconds=1)
