@@ -73,6 +73,14 @@ def unreadable_time(raw: str) -> str:
     return f"{UNREADABLE_MARK}: {raw!r}"
 
 
+def stored_time(
+    value: datetime | None, raw: str | None, tz: str, fmt: str = "%Y-%m-%d %H:%M:%S"
+) -> str:
+    """A run's time (``RunRecord``): flagged with the stored text when ``raw`` (its entry
+    in ``unreadable``) says the stored value is no time."""
+    return unreadable_time(raw) if raw is not None else local_time(value, tz, fmt)
+
+
 def local_time(value: datetime | None, tz: str, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
     if isinstance(value, UnreadableTime):
         return unreadable_time(value.raw)
