@@ -15,7 +15,8 @@ import pandas as pd
 
 # The one status colour map (colour-blind safe), shared with the charts; tables use it too.
 from dashboard.charts.colours import STATUS_COLOURS, status_colour  # noqa: F401
-from data.stored_time import UnreadableTime
+from data.queries.buckets import UNPLACED_RUNS
+from data.stored_time import UNREADABLE_ROWS, UnreadableTime
 
 COMMON_TIMEZONES = (
     "UTC",
@@ -142,6 +143,18 @@ def without_duration_note(runs: int, figures: str = "the duration figures") -> s
         return None
     verb = "is" if runs == 1 else "are"
     return f"{plural(runs, 'run')} without a duration {verb} left out of {figures}."
+
+
+def unplaced_note(frame: pd.DataFrame, what: str = "these charts") -> str | None:
+    """The note under a time-bucketed chart for the runs it cannot place: another program
+    stored their start as no time (data.stored_time). They are still counted elsewhere."""
+    runs = int(frame.attrs.get(UNPLACED_RUNS, 0) or frame.attrs.get(UNREADABLE_ROWS, 0) or 0)
+    if not runs:
+        return None
+    return (
+        f"{UNREADABLE_MARK}: {plural(runs, 'run')} with an unreadable start time not shown in "
+        f"{what} (still counted in the totals; `flowruns doctor` lists them)."
+    )
 
 
 def error_type_label(error_type: object) -> str:

@@ -12,7 +12,14 @@ from sqlalchemy.sql.elements import ColumnElement
 from data.errors import InvalidQuery
 from data.filters import FlowRunFilter
 from data.models import FlowRun
-from data.queries.buckets import ToUtc, bucket_expression, bucket_index, zone
+from data.queries.buckets import (
+    UNPLACED_RUNS,
+    ToUtc,
+    bucket_expression,
+    bucket_index,
+    placed,
+    zone,
+)
 from data.queries.common import (
     STATUS_VALUES,
     add_outcome_columns,
@@ -156,7 +163,7 @@ def _shape(
     frame["p50_ms"] = [p[0] for p in frame["percentiles"]]
     frame["p95_ms"] = [p[1] for p in frame["percentiles"]]
     frame = frame.drop(columns="percentiles")
-    frame["bucket"] = to_utc(frame["bucket"])
+    frame, unplaced = placed(frame, to_utc)
     if time_range is not None:
         full = bucket_index(chosen, zone_info, time_range)
         frame = frame.set_index("bucket").reindex(full.union(pd.DatetimeIndex(frame["bucket"])))
@@ -167,6 +174,7 @@ def _shape(
     add_outcome_columns(frame)
     frame["avg_ms"] = frame["avg_ms"].astype("float64")
     frame.attrs["bucket"] = chosen
+    frame.attrs[UNPLACED_RUNS] = unplaced
     return frame
 
 
@@ -217,7 +225,8 @@ def count_timeseries(
         frame["status"] = frame["status"].map(canonical)
         grouped = frame.groupby(["bucket", "status"], sort=True)["runs"].sum()
         frame = grouped.reset_index()
-    frame["bucket"] = to_utc(frame["bucket"])
+    frame, unplaced = placed(frame, to_utc)
     frame["runs"] = frame["runs"].astype("int64")
     frame.attrs["bucket"] = chosen
+    frame.attrs[UNPLACED_RUNS] = unplaced
     return frame
