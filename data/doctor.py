@@ -46,7 +46,7 @@ def _suspect_time(dialect: str, column: Column[Any]) -> ColumnElement[bool]:
     # strftime of the date part differs for a date SQLite normalises (2026-02-30).
     return or_(
         func.typeof(column) != "text",
-        not_(text.op("GLOB")(DATE_GLOB)),
+        not_(text.op("GLOB", is_comparison=True)(DATE_GLOB)),
         func.julianday(text).is_(None),
         func.strftime("%Y-%m-%d", text) != func.substr(text, 1, 10),
     )

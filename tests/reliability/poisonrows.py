@@ -216,14 +216,15 @@ def _insert_people(conn: Any, dialect: str) -> tuple[uuid.UUID, list[uuid.UUID]]
     return owner, flows
 
 
-def poison(engine: Engine, url: str) -> PoisonedDatabase:
-    """Write every hostile row this backend can hold; return their ids by label."""
+def poison(engine: Engine, url: str, labels: set[str] | None = None) -> PoisonedDatabase:
+    """Write every hostile row this backend can hold (of ``labels``, when given); return
+    their ids by label."""
     dialect = engine.dialect.name
     with engine.begin() as conn:
         owner, flows = _insert_people(conn, dialect)
         world = PoisonedDatabase(url=url, dialect=dialect, owner_id=owner, flow_ids=flows)
         for index, (label, (overrides, backends)) in enumerate(POISON.items()):
-            if dialect not in backends:
+            if dialect not in backends or (labels is not None and label not in labels):
                 continue
             row = _row(overrides, flows[index % len(flows)], owner, dialect)
             conn.execute(text(_insert_sql(dialect, list(row))), row)
