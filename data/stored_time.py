@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 import pandas as pd
 
@@ -49,7 +49,7 @@ class UnreadableTime:
         return self.raw
 
 
-def is_time(value: object) -> bool:
+def is_time(value: object) -> TypeGuard[datetime]:
     return isinstance(value, datetime)
 
 
