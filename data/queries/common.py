@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection, Select, case, func, select
@@ -81,7 +81,7 @@ def _first_time(conn: Connection, query: Select[Any]) -> datetime | None:
     +-infinity on PostgreSQL), so only those few are read past."""
     for value in conn.execute(query.execution_options(yield_per=100)).scalars():
         if is_time(value):
-            return cast(datetime, value)
+            return value
     return None
 
 
