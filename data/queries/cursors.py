@@ -52,6 +52,8 @@ def encode_cursor(sort: str, direction: str, key: Any, run_id: uuid.UUID) -> str
         key = {"ts": key.isoformat()}
     elif sort == "started_at":
         key = _stored_key(key)
+    elif sort == "duration_ms" and isinstance(key, str):
+        key = {"text": key}  # SQLite: text another program stored as a duration
     payload = json.dumps({"s": sort, "d": direction, "k": key, "id": run_id.hex})
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
@@ -138,8 +140,12 @@ def _cursor_key(sort: str, key: Any) -> Any:
         return _time_key(key)
     if sort == "duration_ms":
         # SQLite: text another program stored in duration_ms sorts after every number.
-        if _plain_text(key, MAX_RAW_CHARS):
-            return key
+        if (
+            isinstance(key, dict)
+            and list(key) == ["text"]
+            and _plain_text(key["text"], MAX_RAW_CHARS)
+        ):
+            return key["text"]
         if isinstance(key, bool) or not isinstance(key, int) or not MIN_INT64 <= key <= MAX_INT64:
             raise InvalidCursor(f"{NOT_OURS} (the duration_ms key must be a 64-bit integer)")
         return key
