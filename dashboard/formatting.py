@@ -15,6 +15,8 @@ import pandas as pd
 
 # The one status colour map (colour-blind safe), shared with the charts; tables use it too.
 from dashboard.charts.colours import STATUS_COLOURS, status_colour  # noqa: F401
+from data.queries.buckets import UNPLACED_RUNS
+from data.stored_time import UNREADABLE_ROWS, UnreadableTime
 
 COMMON_TIMEZONES = (
     "UTC",
@@ -63,7 +65,26 @@ def count(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
+UNREADABLE_MARK = "⚠ unreadable"
+
+
+def unreadable_time(raw: str) -> str:
+    """How a stored time no reader can hold is shown (data.stored_time): flagged, with the
+    stored value as text."""
+    return f"{UNREADABLE_MARK}: {raw!r}"
+
+
+def stored_time(
+    value: datetime | None, raw: str | None, tz: str, fmt: str = "%Y-%m-%d %H:%M:%S"
+) -> str:
+    """A run's time (``RunRecord``): flagged with the stored text when ``raw`` (its entry
+    in ``unreadable``) says the stored value is no time."""
+    return unreadable_time(raw) if raw is not None else local_time(value, tz, fmt)
+
+
 def local_time(value: datetime | None, tz: str, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    if isinstance(value, UnreadableTime):
+        return unreadable_time(value.raw)
     if value is None or pd.isna(value):
         return "-"
     return pd.Timestamp(value).tz_convert(ZoneInfo(tz)).strftime(fmt)
@@ -122,6 +143,18 @@ def without_duration_note(runs: int, figures: str = "the duration figures") -> s
         return None
     verb = "is" if runs == 1 else "are"
     return f"{plural(runs, 'run')} without a duration {verb} left out of {figures}."
+
+
+def unplaced_note(frame: pd.DataFrame, what: str = "these charts") -> str | None:
+    """The note under a time-bucketed chart for the runs it cannot place: another program
+    stored their start as no time (data.stored_time). They are still counted elsewhere."""
+    runs = int(frame.attrs.get(UNPLACED_RUNS, 0) or frame.attrs.get(UNREADABLE_ROWS, 0) or 0)
+    if not runs:
+        return None
+    return (
+        f"{UNREADABLE_MARK}: {plural(runs, 'run')} with an unreadable start time not shown in "
+        f"{what} (still counted in the totals; `flowruns doctor` lists them)."
+    )
 
 
 def error_type_label(error_type: object) -> str:

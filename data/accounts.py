@@ -20,6 +20,7 @@ from data.db import session_scope
 from data.errors import Conflict, InvalidQuery, NotFound
 from data.models import ApiKey, Flow, User, utcnow
 from data.passwords import hash_password
+from data.stored_time import is_time
 
 KEY_PREFIX = "frh_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -158,7 +159,8 @@ def touch_last_used(engine: Engine, key_id: uuid.UUID, last_used_at: datetime | 
     seconds (a prune, a batch import): a read must not wait for that bookkeeping.
     """
     now = utcnow()
-    if last_used_at is not None and now - last_used_at < LAST_USED_RESOLUTION:
+    # None, or stored unreadable by another program (data.stored_time): written anew.
+    if is_time(last_used_at) and now - last_used_at < LAST_USED_RESOLUTION:
         return
     clock = time.monotonic()
     if clock - _LAST_ATTEMPT.get(key_id, -math.inf) < LAST_USED_RESOLUTION.total_seconds():

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Engine, Select, func, insert, select, update
 from data.errors import InvalidQuery
 from data.filters import FlowRunFilter
 from data.models import AuditEntry, utcnow
+from data.stored_time import is_time
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +253,9 @@ def _select(user_id: uuid.UUID | None) -> Select[Any]:
 
 def _record(row: Any, now: datetime) -> AuditRecord:
     values = dict(row._mapping)
-    if values["status"] == RUNNING and values["updated_at"] < now - STALE_AFTER:
+    # A progress time another program stored unreadable (data.stored_time) says nothing.
+    updated = values["updated_at"]
+    if values["status"] == RUNNING and is_time(updated) and updated < now - STALE_AFTER:
         values["status"] = INTERRUPTED
     return AuditRecord(**values)
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from data.json_values import tolerant_loads
 from data.settings import SettingsError, get_settings
 from data.sqlite_functions import register_sqlite_functions
+from data.stored_time import register_lenient_time_loaders
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -113,6 +114,8 @@ def build_engine(
         raise InvalidDatabaseUrl(f"database URL: unusable driver ({exc})") from None
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine, busy_timeout_ms, read_only)
+    elif engine.dialect.driver == "psycopg":
+        event.listen(engine, "connect", lambda conn, _record: register_lenient_time_loaders(conn))
     return engine
 
 

@@ -30,6 +30,7 @@ from data.sql_functions import USABLE_TOKENS
 from data.statuses import status_in
 from data.steps.record import step_rows, timed_step
 from data.steps.tables import Step
+from data.stored_time import is_time
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -39,16 +40,22 @@ FINISHING_STATUSES = frozenset(FlowRunStatus.finished())
 MAX_ERROR_MESSAGE_CHARS = 10_000
 
 
-def duration_ms_between(started_at: datetime, ended_at: datetime) -> int:
+def duration_ms_between(started_at: datetime, ended_at: datetime) -> int | None:
+    """None when the stored start is no time (data.stored_time): the duration is unknown,
+    and finishing or sweeping the run must still work."""
+    if not is_time(started_at):
+        return None
     return max(0, round((ended_at - started_at).total_seconds() * 1000))
 
 
-def storable_duration(engine: Engine, duration_ms: int) -> int | None:
+def storable_duration(engine: Engine, duration_ms: int | None) -> int | None:
     """``duration_ms``, or NULL where flow_run's column cannot hold it (a fork's int4 on
     PostgreSQL: 24.8 days). The run's start and end still say how long it took; an
     error would leave the run active forever."""
     limit = layout(engine).duration_limit
-    return None if limit is not None and duration_ms > limit else duration_ms
+    if duration_ms is None or (limit is not None and duration_ms > limit):
+        return None
+    return duration_ms
 
 
 def _kept_in_metadata(metadata: Any, **kept: Any) -> Any:

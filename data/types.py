@@ -9,6 +9,8 @@ from sqlalchemy import DateTime, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from data.stored_time import UnreadableTime, shown
+
 
 def as_utc(value: datetime) -> datetime:
     """Aware UTC datetime; a naive value (legacy SQLite rows) is taken to be UTC."""
@@ -36,12 +38,24 @@ class UTCDateTime(TypeDecorator[datetime]):
         aware = as_utc(value)
         return aware.replace(tzinfo=None) if dialect.name == "sqlite" else aware
 
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        # Not the driver type's own processor (SQLite's raises on text that is not a time,
+        # an integer or a blob): every stored value is decoded here, never raising.
+        return lambda value: self.process_result_value(value, dialect)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        """Aware UTC, or an ``UnreadableTime`` (data.stored_time) for a stored value that
+        is no time a reader can hold ('yesterday', '', 12, a blob, 'infinity')."""
         if value is None:
             return None
-        if isinstance(value, str):  # rows written by other tools as ISO text
-            value = datetime.fromisoformat(value)
-        return as_utc(value)
+        try:
+            if isinstance(value, str):  # rows written by other tools as ISO text
+                value = datetime.fromisoformat(value)
+            if isinstance(value, datetime):
+                return as_utc(value)
+        except (ValueError, OverflowError):
+            pass
+        return UnreadableTime(shown(value))
 
 
 class _TextOnSQLite(TypeDecorator[Any]):
@@ -97,11 +111,16 @@ class StoredTimeKey(_TextOnSQLite):
         if value is None:
             return None
         if dialect.name == "sqlite":
-            if isinstance(value, str):
+            if not isinstance(value, datetime):  # text, or a number or blob as stored
                 return value
             naive = as_utc(value).replace(tzinfo=None)
             return naive.isoformat(sep=" ", timespec="microseconds")  # as UTCDateTime stores
-        return as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
+        if isinstance(value, str):
+            try:
+                return as_utc(datetime.fromisoformat(value))
+            except ValueError:
+                return value  # 'infinity' (data.stored_time): PostgreSQL reads it as a time
+        return as_utc(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         return as_utc(value) if isinstance(value, datetime) else value

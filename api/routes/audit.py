@@ -18,6 +18,7 @@ from api.deps import PrincipalDep, ReadEngineDep, current_principal, scope_user_
 from api.errors import ERROR_RESPONSES
 from data.audit import AuditRecord, iter_csv, list_entries
 from data.models import utcnow
+from data.stored_time import unreadable_fields
 
 AUDIT_PREFIX = "/api/v1/audit"
 router = APIRouter(prefix=AUDIT_PREFIX, tags=["audit"], dependencies=[Depends(current_principal)])
@@ -25,8 +26,9 @@ router = APIRouter(prefix=AUDIT_PREFIX, tags=["audit"], dependencies=[Depends(cu
 
 class AuditEntryRead(BaseModel):
     id: uuid.UUID
-    at: datetime = Field(description="When the operation was asked for (UTC)")
-    updated_at: datetime = Field(description="Last progress update (after each batch)")
+    # Null only when the stored time is unreadable (then named in ``unreadable``).
+    at: datetime | None = Field(description="When the operation was asked for (UTC)")
+    updated_at: datetime | None = Field(description="Last progress update (after each batch)")
     finished_at: datetime | None
     actor: str = Field(description='User name, or "cli:<os user>", "dashboard:<os user>"')
     actor_user_id: uuid.UUID | None
@@ -39,6 +41,11 @@ class AuditEntryRead(BaseModel):
     batches: int = Field(description="Batches committed so far")
     status: str = Field(description="running, completed, failed or interrupted")
     error: str | None
+    unreadable: dict[str, str] = Field(
+        default_factory=dict,
+        description="Times stored unreadable (written by another program): column -> the "
+        "stored value as text; those fields are null",
+    )
 
 
 class AuditPageRead(BaseModel):
@@ -50,6 +57,8 @@ class AuditPageRead(BaseModel):
 
 def _read(record: AuditRecord) -> AuditEntryRead:
     values = dict(record.__dict__)
+    values["unreadable"] = unreadable_fields(values)
+    values.update(dict.fromkeys(values["unreadable"]))
     # A row written by hand may hold text that is not JSON: show it as stored.
     with contextlib.suppress(ValueError):
         values["criteria"] = json.loads(record.criteria)

@@ -17,7 +17,15 @@ import streamlit as st
 from dashboard import data_access as da
 from dashboard.components import run_steps
 from dashboard.components.payload_diff import SECTIONS, as_text, diff_payloads
-from dashboard.formatting import human_duration, local_time, status_label
+from dashboard.formatting import (
+    UNREADABLE_MARK,
+    human_duration,
+    local_time,
+    md_escape,
+    status_label,
+    stored_time,
+    unreadable_time,
+)
 from dashboard.state import history as hs
 from data.deletion import delete_run
 from data.filters import FlowRunFilter
@@ -40,14 +48,19 @@ CHANGE_LABELS = {
 
 
 def _fields(run: RunRecord, tz: str) -> pd.DataFrame:
+    bad = run.unreadable  # stored values no reader can hold, as text (data.stored_time)
     rows = {
         "Status": status_label(run.status),
         "Flow": f"{run.flow_name} ({run.flow_id})",
         "Trigger": run.trigger_type,
-        f"Started ({tz})": local_time(run.started_at, tz),
-        f"Ended ({tz})": local_time(run.ended_at, tz),
-        "Started (UTC, ISO 8601)": run.started_at.isoformat(),
-        "Duration": human_duration(run.duration_ms),
+        f"Started ({tz})": stored_time(run.started_at, bad.get("started_at"), tz),
+        f"Ended ({tz})": stored_time(run.ended_at, bad.get("ended_at"), tz),
+        "Started (UTC, ISO 8601)": run.started_at.isoformat() if run.started_at else "-",
+        "Duration": (
+            unreadable_time(bad["duration_ms"])
+            if "duration_ms" in bad
+            else human_duration(run.duration_ms)
+        ),
         "Components executed": str(run.components_executed),
         "User": f"{run.username} ({run.user_id})" if run.user_id else "-",
         "Session": run.session_id or "-",
@@ -125,6 +138,9 @@ def _highlight(frame: pd.DataFrame) -> Any:
 
 
 def _compare(run: RunRecord, tz: str) -> None:
+    if run.started_at is None:
+        st.info("This run's start time is unreadable: no run can be said to come before it.")
+        return
     baseline = da.call(last_successful_run, run.flow_id, run.started_at, da.scope(FlowRunFilter()))
     if baseline is None:
         st.info("No successful run of this flow started before this one.")
@@ -153,6 +169,12 @@ def render(run_id: str, tz: str, read_only: bool, in_filter: bool) -> None:
         st.info("This run is outside the current filters (opened by its id).")
     st.text(f"{status_label(run.status)} · {run.flow_name}")
     st.code(run_id, language=None)  # the full id, with a copy button
+    if run.unreadable:
+        named = "; ".join(f"{column} = {raw!r}" for column, raw in run.unreadable.items())
+        st.warning(
+            f"{UNREADABLE_MARK} stored value(s), shown as stored: {md_escape(named)}. Another "
+            "program wrote them; `flowruns doctor` lists every such row."
+        )
     fields = _fields(run, tz)
     # Tall enough for every field: no inner scrolling in the detail view.
     st.dataframe(fields, hide_index=True, width="stretch", height=35 * (len(fields) + 1) + 3)

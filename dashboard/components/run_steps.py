@@ -115,15 +115,17 @@ def render(run: RunRecord, tz: str) -> None:
     st.subheader(f"Steps ({len(steps):,})")
     for line in time_text(run, steps):
         st.text(line)
-    fig = step_timeline(steps, run.started_at)
-    st.plotly_chart(
-        fig,
-        width="stretch",
-        key=K_CHART,
-        on_select=_picked_from_chart,
-        selection_mode="points",
-        config={"displaylogo": False},
-    )
+    if run.started_at is None:  # stored unreadable: nothing to place the steps against
+        st.caption("The run's start time is unreadable: its steps are not drawn.")
+    else:
+        st.plotly_chart(
+            step_timeline(steps, run.started_at),
+            width="stretch",
+            key=K_CHART,
+            on_select=_picked_from_chart,
+            selection_mode="points",
+            config={"displaylogo": False},
+        )
     unplaced = sum(1 for s in steps if s.started_at is None)
     if unplaced:
         st.caption(f"{unplaced:,} steps have no start time and are not drawn.")

@@ -15,13 +15,14 @@ import streamlit as st
 
 from dashboard.formatting import (
     human_duration,
-    local_time,
     md_escape,
     status_colour,
     status_label,
+    stored_time,
+    unreadable_time,
 )
 from dashboard.state import history as hs
-from data.queries import RunPage
+from data.queries import RunPage, RunRecord
 
 K_PAGE_IDS, K_TABLE, K_NOTICE = "h_page_ids", "h_table", "h_sort_notice"
 K_SEEN_COLUMNS = "h_seen_columns"  # the column selection already turned into a sort
@@ -71,21 +72,33 @@ def chooser_labels(page: RunPage, tz: str, labels: Mapping[str, str]) -> dict[st
     """Run id -> "start · flow label · status": the run chooser's options."""
     flows = flow_column(page, labels)
     return {
-        str(run.id): f"{local_time(run.started_at, tz, CHOOSER_TIME)} · {flow} · "
-        f"{status_label(run.status)}"
+        str(run.id): f"{_started(run, tz, CHOOSER_TIME)} · {flow} · {status_label(run.status)}"
         for run, flow in zip(page.runs, flows, strict=True)
     }
 
 
+def _started(run: RunRecord, tz: str, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    return stored_time(run.started_at, run.unreadable.get("started_at"), tz, fmt)
+
+
+def _duration(run: RunRecord) -> str:
+    raw = run.unreadable.get("duration_ms")
+    return unreadable_time(raw) if raw is not None else human_duration(run.duration_ms)
+
+
 def display_frame(page: RunPage, tz: str, labels: Mapping[str, str] | None = None) -> pd.DataFrame:
-    raw = page.to_frame()
+    raw, runs = page.to_frame(), page.runs
     frame = pd.DataFrame(
         {
             "status": raw["status"].map(status_label),
             "flow": pd.Series(flow_column(page, labels or {}), index=raw.index, dtype=object),
             "trigger": raw["trigger_type"],
-            f"started ({tz})": raw["started_at"].map(lambda t: local_time(t, tz)),
-            "duration": raw["duration_ms"].map(human_duration),
+            f"started ({tz})": pd.Series(
+                [_started(r, tz) for r in runs],
+                index=raw.index,
+                dtype=object,
+            ),
+            "duration": pd.Series([_duration(r) for r in runs], index=raw.index, dtype=object),
             "run id": raw["id"].astype(str),
             "error type": raw["error_type"],
             "error message": raw["error_message"].map(_short),

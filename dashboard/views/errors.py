@@ -8,7 +8,7 @@ import streamlit as st
 
 from dashboard import data_access as da
 from dashboard.charts.errors import error_trend
-from dashboard.formatting import error_type_label, local_time, md_escape, plural
+from dashboard.formatting import error_type_label, local_time, md_escape, plural, unplaced_note
 from dashboard.state import filters as s
 from dashboard.state import selection as sel
 from data import queries as q
@@ -46,6 +46,8 @@ if before is not None:
 trend = da.count_timeseries(flt.replace(statuses=(FAILURE,)), "error_type", tz)
 bounds, now = (flt.started_after, flt.started_before), datetime.now(UTC)
 sel.plot(error_trend(trend, tz, bounds, now), "err_trend", sel.error_chart("err_trend"))
+if unplaced := unplaced_note(trend, "this chart"):
+    st.caption(unplaced)
 st.caption(
     "Click an error type's bars to open that group in History; with the box-select tool, "
     "drag across the chart to narrow every page to that span. Hatched bars are buckets "

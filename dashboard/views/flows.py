@@ -11,7 +11,7 @@ from dashboard.charts.grid import flow_grid
 from dashboard.components import flow_steps, price_editor
 from dashboard.components.flow_table import flows_view
 from dashboard.components.kpis import APPROXIMATE_NOTE
-from dashboard.formatting import plural, without_duration_note
+from dashboard.formatting import plural, unplaced_note, without_duration_note
 from dashboard.state import filters as s
 from dashboard.state import selection as sel
 from data import queries as q
@@ -86,6 +86,8 @@ failed = (
 )
 fig = flow_grid(trend, failed, labels, tz, bounds, now)
 sel.plot(fig, "flows_grid", sel.grid_chart("flows_grid"))
+if unplaced := unplaced_note(trend, "the trends"):
+    st.caption(unplaced)
 st.caption(
     "Colour: failed runs / runs per cell; outlined cells are buckets still in progress. "
     "Click a cell to open that flow and bucket in History."

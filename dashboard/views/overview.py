@@ -15,7 +15,13 @@ from dashboard.charts.runs import runs_scatter
 from dashboard.charts.tokens import tokens_over_time
 from dashboard.components import kpis
 from dashboard.components.source_badge import TRIGGER_NOTE
-from dashboard.formatting import cost_text, md_escape, plural, without_duration_note
+from dashboard.formatting import (
+    cost_text,
+    md_escape,
+    plural,
+    unplaced_note,
+    without_duration_note,
+)
 from dashboard.state import filters as s
 from dashboard.state import selection as sel
 from data.errors import InvalidQuery
@@ -48,6 +54,8 @@ def scatter(flt: FlowRunFilter, tz: str) -> None:
     if untimed:
         note += f" {untimed:,} without a duration (still active) are not drawn."
     st.caption(note)
+    if unplaced := unplaced_note(points, "this chart"):
+        st.caption(unplaced)
 
 
 def tokens_section(
@@ -104,6 +112,8 @@ def body() -> None:
         sel.plot(charts.by_trigger(stats.trigger_counts), "ov_trigger")
         if da.synced_sources():
             st.caption(TRIGGER_NOTE)
+    if unplaced := unplaced_note(series):
+        st.caption(unplaced)
     st.caption(
         "Click a bar to narrow every page to that time bucket (a status segment also sets "
         "the status), or choose the chart's box-select tool and drag across a span. Hatched "

@@ -105,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     rollup.add_parser("rebuild", help="recompute the rollup from the runs (one transaction)")
     rollup.add_parser("check", help="compare the rollup with the runs (exit 5 if they differ)")
 
+    sub.add_parser(
+        "doctor",
+        help="name every stored value readers cannot read, e.g. a time another program "
+        "wrote as 'yesterday' (exit 5 if any)",
+    )
     keys = sub.add_parser("api-key", help="manage REST API keys").add_subparsers(
         dest="key_command", required=True, parser_class=OneLineParser
     )
@@ -134,6 +139,7 @@ HANDLERS: dict[str, str] = {
     "api-key:revoke": "key_revoke",
     "rollup:rebuild": "rollup_rebuild",
     "rollup:check": "rollup_check",
+    "doctor": "doctor",
     "sync:langflow": "sync_langflow",
     "sync:status": "sync_status",
 }
@@ -186,12 +192,12 @@ def _run(args: argparse.Namespace) -> int:
     get_settings()  # an invalid FLOWRUNS_* value stops every command, naming the variable
     url = _database_url(args)
     parse_database_url(url)  # a malformed URL is bad input, before any command touches it
-    from data.cli import commands, sync_commands, user_commands
+    from data.cli import commands, doctor_command, sync_commands, user_commands
 
     if args.command == "init-db":
         return commands.init_db(args, url)
     name = HANDLERS[_handler_name(args)]
-    modules = (commands, sync_commands, user_commands)
+    modules = (commands, doctor_command, sync_commands, user_commands)
     handler: Handler = next(getattr(m, name) for m in modules if hasattr(m, name))
     engine = build_engine(url, read_only=_reads_replica(args))
     try:

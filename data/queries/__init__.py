@@ -15,7 +15,6 @@ from data.queries.listing import (
     SORT_KEYS,
     FlowChoice,
     RunPage,
-    RunRecord,
     count_runs,
     get_run,
     iter_runs,
@@ -24,6 +23,7 @@ from data.queries.listing import (
     list_runs,
     list_users,
 )
+from data.queries.records import RunRecord
 from data.queries.stats import RunStats, run_stats
 from data.queries.timeseries import choose_bucket, count_timeseries, run_timeseries
 

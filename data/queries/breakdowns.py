@@ -22,6 +22,7 @@ from data.rollup.pieces import route_pieces
 from data.rollup.sources import run_tokens
 from data.sql_functions import error_signature
 from data.statuses import status_in
+from data.stored_time import as_times
 
 
 def flow_breakdown(
@@ -89,7 +90,7 @@ def _flow_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     frame[["token_runs", "total_tokens"]] = frame[["token_runs", "total_tokens"]].astype("int64")
     add_outcome_columns(frame)
     for column in ("last_run_at", "last_failure_at"):
-        frame[column] = pd.to_datetime(frame[column], utc=True)
+        frame[column] = as_times(frame[column])
     return frame
 
 
@@ -142,5 +143,5 @@ def error_breakdown(engine: Engine, flt: FlowRunFilter) -> pd.DataFrame:
     with engine.connect() as conn:
         frame = pd.DataFrame(conn.execute(query).mappings().all(), columns=columns)
     for column in ("first_seen", "last_seen"):
-        frame[column] = pd.to_datetime(frame[column], utc=True)
+        frame[column] = as_times(frame[column])
     return frame

@@ -160,3 +160,32 @@ def bucket_index(
 ) -> pd.DatetimeIndex:
     """Every bucket start (aware UTC) in the range, for filling empty buckets."""
     return bucket_range(unit, tz, *time_range)
+
+
+# frame.attrs key: runs whose bucket key is no time (``placed``), which a chart cannot draw.
+UNPLACED_RUNS = "unplaced_runs"
+
+
+def _is_key(value: Any) -> bool:
+    if isinstance(value, datetime):
+        return True
+    if not isinstance(value, str):  # None (strftime of text that is no time), a marker
+        return False
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def placed(frame: pd.DataFrame, to_utc: ToUtc) -> tuple[pd.DataFrame, int]:
+    """``frame`` with its ``bucket`` keys as UTC bucket starts, without the rows whose key
+    is no time: runs another program stored with a start that is no time
+    (data.stored_time) fall in such a bucket. Returns (frame, how many runs were dropped)."""
+    readable = frame["bucket"].map(_is_key).astype(bool)
+    starts = to_utc(frame["bucket"].where(readable, None))
+    kept = readable & starts.notna()
+    dropped = int(frame.loc[~kept, "runs"].sum())
+    frame = frame[kept].copy()
+    frame["bucket"] = starts[kept]
+    return frame, dropped

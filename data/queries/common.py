@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import case, func
+from sqlalchemy import Connection, Select, case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from data.filters import FlowRunFilter
 from data.models import FlowRun, FlowRunStatus, TriggerType
 from data.sql_functions import duration_percentiles, usable_duration
 from data.statuses import OTHER, status_in
+from data.stored_time import is_time
 
 STATUS_VALUES = tuple(s.value for s in FlowRunStatus)
 # The columns of every per-status table: they add up to ``runs``.
@@ -70,3 +73,22 @@ def add_outcome_columns(frame: pd.DataFrame) -> None:
     frame[OTHER] = frame["runs"] - frame[list(STATUS_VALUES)].sum(axis=1)
     finished = frame[list(FlowRunStatus.finished())].sum(axis=1)
     frame["success_rate"] = (frame["success"] / finished.where(finished > 0)).astype("float64")
+
+
+def _first_time(conn: Connection, query: Select[Any]) -> datetime | None:
+    """The first value of ``query`` that is a time: unreadable ones (data.stored_time) sort
+    at the ends (numbers, '' and other text before or after ISO text on SQLite, blobs last;
+    +-infinity on PostgreSQL), so only those few are read past."""
+    for value in conn.execute(query.execution_options(yield_per=100)).scalars():
+        if is_time(value):
+            return value
+    return None
+
+
+def readable_time_range(
+    conn: Connection, flt: FlowRunFilter
+) -> tuple[datetime | None, datetime | None]:
+    """The earliest and latest start of ``flt``'s runs that is a time."""
+    query = select(FlowRun.started_at).where(flt.where())
+    low = _first_time(conn, query.order_by(FlowRun.started_at.asc()))
+    return low, _first_time(conn, query.order_by(FlowRun.started_at.desc()))

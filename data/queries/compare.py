@@ -9,7 +9,8 @@ from sqlalchemy import Engine
 
 from data.filters import FlowRunFilter
 from data.models import FlowRunStatus
-from data.queries.listing import RunRecord, list_runs
+from data.queries.listing import list_runs
+from data.queries.records import RunRecord
 
 
 def last_successful_run(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import uuid
 from datetime import datetime
@@ -31,11 +32,28 @@ def stored_started_at(column: Any) -> ColumnElement[Any]:
     return type_coerce(column, StoredTimeKey())
 
 
+def _stored_key(key: Any) -> dict[str, Any]:
+    """A started_at as stored, by its storage class: another program may have stored text
+    that is no time, an integer or a blob (data.stored_time), and SQLite orders those
+    numbers < text < blobs; PostgreSQL hands ``infinity`` over as text."""
+    if isinstance(key, bytes):
+        return {"blob": key.hex()}
+    if isinstance(key, int | float) and not isinstance(key, bool):
+        return {"num": key}
+    try:
+        datetime.fromisoformat(key)
+    except (TypeError, ValueError):
+        return {"raw": key}
+    return {"stored": key}
+
+
 def encode_cursor(sort: str, direction: str, key: Any, run_id: uuid.UUID) -> str:
     if isinstance(key, datetime):
         key = {"ts": key.isoformat()}
     elif sort == "started_at":
-        key = {"stored": key}
+        key = _stored_key(key)
+    elif sort == "duration_ms" and isinstance(key, str):
+        key = {"text": key}  # SQLite: text another program stored as a duration
     payload = json.dumps({"s": sort, "d": direction, "k": key, "id": run_id.hex})
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
@@ -51,6 +69,9 @@ class InvalidCursor(InvalidQuery):
 # beyond 64 bits) or whose type the sort column cannot be compared with.
 MIN_INT64, MAX_INT64 = -(2**63), 2**63 - 1
 MAX_STORED_TIME_CHARS = 64  # an ISO time with offset and microseconds takes 32
+MAX_RAW_CHARS = 4096  # text that is no time is compared as stored: longer ends no page
+UNREADABLE_KINDS = frozenset({"raw", "num", "blob"})
+TIME_KEY_KINDS = frozenset({"ts", "stored"}) | UNREADABLE_KINDS
 CURSOR_FIELDS = frozenset({"s", "d", "k", "id"})
 NOT_OURS = "cursor: not a cursor returned by this API"
 
@@ -70,14 +91,29 @@ def _cursor_payload(cursor: str) -> dict[str, Any]:
     return payload
 
 
-def _time_key(key: Any) -> datetime | str:
-    """A time, or (SQLite) a time's stored text, compared as text. The text must be an
-    ISO time too: PostgreSQL compares it as one, and SQLite stores no other kind of time
-    that a row can be read with."""
+def _unreadable_key(kind: str, value: Any) -> Any:
+    """A stored start that is no time, compared as the database sorts it (_stored_key)."""
+    if kind == "raw" and _plain_text(value, MAX_RAW_CHARS):
+        return value
+    if kind == "num" and isinstance(value, int | float) and not isinstance(value, bool):
+        return value if abs(value) <= MAX_INT64 else None
+    if kind == "blob" and isinstance(value, str) and len(value) <= 2 * MAX_RAW_CHARS:
+        with contextlib.suppress(ValueError):
+            return bytes.fromhex(value)
+    return None
+
+
+def _time_key(key: Any) -> Any:
+    """A time, or (SQLite) a time's stored text, compared as text; or a stored value that
+    is no time (``_unreadable_key``)."""
     try:
-        if not isinstance(key, dict) or len(key) != 1 or not {"ts", "stored"} >= set(key):
+        if not isinstance(key, dict) or len(key) != 1 or not set(key) <= TIME_KEY_KINDS:
             raise TypeError("not a time key")
         [(kind, value)] = key.items()
+        if kind in UNREADABLE_KINDS:
+            if (unreadable := _unreadable_key(kind, value)) is None:
+                raise ValueError("not a stored value")
+            return unreadable
         if kind == "stored" and not _plain_text(value, MAX_STORED_TIME_CHARS):
             raise ValueError("not stored time text")
         moment = as_utc(datetime.fromisoformat(value))
@@ -103,6 +139,13 @@ def _cursor_key(sort: str, key: Any) -> Any:
     if sort == "started_at":
         return _time_key(key)
     if sort == "duration_ms":
+        # SQLite: text another program stored in duration_ms sorts after every number.
+        if (
+            isinstance(key, dict)
+            and list(key) == ["text"]
+            and _plain_text(key["text"], MAX_RAW_CHARS)
+        ):
+            return key["text"]
         if isinstance(key, bool) or not isinstance(key, int) or not MIN_INT64 <= key <= MAX_INT64:
             raise InvalidCursor(f"{NOT_OURS} (the duration_ms key must be a 64-bit integer)")
         return key

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import Engine, SQLColumnExpression, Text, and_, cast, func, literal, or_, select
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
@@ -19,6 +17,7 @@ from data.filters import FlowRunFilter
 from data.models import Flow, FlowRun, User
 from data.queries.cursors import decode_cursor, encode_cursor, stored_started_at
 from data.queries.page_branches import merged_page, page_branches
+from data.queries.records import RunRecord, to_record
 from data.rollup.reader import matching_runs, route
 from data.rollup.sources import layout
 
@@ -60,45 +59,6 @@ PAYLOAD_TEXT_COLUMNS = (
     cast(FlowRun.metadata_, Text).label("metadata"),
 )
 RUN_FIELDS = tuple(c.key for c in SUMMARY_COLUMNS + PAYLOAD_COLUMNS)
-
-
-class RunRecord(BaseModel):
-    """One run as the outside world sees it (flow and user names joined)."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    flow_id: uuid.UUID
-    flow_name: str | None
-    user_id: uuid.UUID | None
-    username: str | None
-    session_id: str | None
-    status: str
-    trigger_type: str
-    started_at: datetime
-    ended_at: datetime | None
-    duration_ms: int | None
-    components_executed: int
-    error_type: str | None
-    error_message: str | None
-    inputs: Any | None = None
-    outputs: Any | None = None
-    metadata: Any | None = None
-    total_tokens: int | None = None
-
-
-def to_record(row: Mapping[Any, Any]) -> RunRecord:
-    """The row as a ``RunRecord``. A value of the wrong type (another engine wrote text
-    into an integer column of SQLite) degrades to null, or to 0 for the run's component
-    count, instead of failing the whole page."""
-    values = dict(row)
-    try:
-        return RunRecord.model_validate(values)
-    except ValidationError as exc:
-        for error in exc.errors():
-            name = str(error["loc"][0])
-            values[name] = 0 if name == "components_executed" else None
-    return RunRecord.model_validate(values)
 
 
 @dataclass(frozen=True)

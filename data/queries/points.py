@@ -8,6 +8,7 @@ from sqlalchemy import Engine, select
 from data.errors import InvalidQuery
 from data.filters import FlowRunFilter
 from data.models import Flow, FlowRun
+from data.stored_time import without_unreadable
 
 MAX_POINTS = 20_000
 POINT_COLUMNS = ("id", "flow_id", "flow_name", "status", "started_at", "duration_ms")
@@ -33,8 +34,10 @@ def recent_run_points(engine: Engine, flt: FlowRunFilter, limit: int = 5000) -> 
     )
     with engine.connect() as conn:
         frame = pd.DataFrame(conn.execute(query).all(), columns=list(POINT_COLUMNS))
+    frame = without_unreadable(frame, "started_at")
     frame["id"] = frame["id"].astype(str)
     frame["flow_id"] = frame["flow_id"].astype(str)
     frame["started_at"] = pd.to_datetime(frame["started_at"], utc=True)
-    frame["duration_ms"] = frame["duration_ms"].astype("float64")
+    # SQLite: text another program stored as a duration has none (NaN).
+    frame["duration_ms"] = pd.to_numeric(frame["duration_ms"], errors="coerce").astype("float64")
     return frame

@@ -12,12 +12,20 @@ from sqlalchemy.sql.elements import ColumnElement
 from data.errors import InvalidQuery
 from data.filters import FlowRunFilter
 from data.models import FlowRun
-from data.queries.buckets import ToUtc, bucket_expression, bucket_index, zone
+from data.queries.buckets import (
+    UNPLACED_RUNS,
+    ToUtc,
+    bucket_expression,
+    bucket_index,
+    placed,
+    zone,
+)
 from data.queries.common import (
     STATUS_VALUES,
     add_outcome_columns,
     outcome_columns,
     percentiles,
+    readable_time_range,
     status_pivot,
 )
 from data.rollup.local_days import local_records
@@ -26,6 +34,7 @@ from data.rollup.routing import on_table
 from data.rollup.sources import rollup_tables, run_tokens
 from data.sql_functions import BUCKETS, Bucket
 from data.statuses import canonical
+from data.stored_time import is_time
 
 BUCKET_LENGTH = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
 MAX_BUCKETS = 2000
@@ -39,8 +48,13 @@ def _time_range(engine: Engine, flt: FlowRunFilter) -> tuple[datetime, datetime]
             flt.where()
         )
         with engine.connect() as conn:
-            low, high = conn.execute(query).one()
-        if low is None:
+            row = conn.execute(query).one()
+            low: datetime | None = row[0]
+            high: datetime | None = row[1]
+            # Unreadable starts (data.stored_time) sort at the ends: use the readable ones.
+            if low is not None and not (is_time(low) and is_time(high)):
+                low, high = readable_time_range(conn, flt)
+        if low is None or high is None:
             return None
         start = start or low
         end = end or high + timedelta(microseconds=1)
@@ -149,7 +163,7 @@ def _shape(
     frame["p50_ms"] = [p[0] for p in frame["percentiles"]]
     frame["p95_ms"] = [p[1] for p in frame["percentiles"]]
     frame = frame.drop(columns="percentiles")
-    frame["bucket"] = to_utc(frame["bucket"])
+    frame, unplaced = placed(frame, to_utc)
     if time_range is not None:
         full = bucket_index(chosen, zone_info, time_range)
         frame = frame.set_index("bucket").reindex(full.union(pd.DatetimeIndex(frame["bucket"])))
@@ -160,6 +174,7 @@ def _shape(
     add_outcome_columns(frame)
     frame["avg_ms"] = frame["avg_ms"].astype("float64")
     frame.attrs["bucket"] = chosen
+    frame.attrs[UNPLACED_RUNS] = unplaced
     return frame
 
 
@@ -210,7 +225,8 @@ def count_timeseries(
         frame["status"] = frame["status"].map(canonical)
         grouped = frame.groupby(["bucket", "status"], sort=True)["runs"].sum()
         frame = grouped.reset_index()
-    frame["bucket"] = to_utc(frame["bucket"])
+    frame, unplaced = placed(frame, to_utc)
     frame["runs"] = frame["runs"].astype("int64")
     frame.attrs["bucket"] = chosen
+    frame.attrs[UNPLACED_RUNS] = unplaced
     return frame

@@ -17,6 +17,7 @@ from data.models import FlowRun
 from data.queries.common import percentiles
 from data.sql_functions import duration_percentiles
 from data.steps.tables import Step
+from data.stored_time import UnreadableTime
 from data.types import as_utc
 
 STEP_FIELDS = (
@@ -71,7 +72,12 @@ def run_steps(
             .where(Step.run_id == run_id)
             .order_by(Step.position)
         ).all()
-    return [StepRecord(*row) for row in found]
+    # A step time another program stored unreadable (data.stored_time) is a step without
+    # that time: it is listed, not drawn.
+    return [
+        StepRecord(*[None if isinstance(v, UnreadableTime) else v for v in row])  # type: ignore[arg-type]
+        for row in found
+    ]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from poisonrows import PoisonedDatabase, poison
+from poisonrows import PoisonedDatabase, poison, poison_times_elsewhere
 from reliakit import PrivateCluster, load_bench_module, postgres_required
 
 from data.accounts import create_api_key, create_user
@@ -88,6 +88,9 @@ def poisoned(
         create_user(engine, "poison-admin", superuser=True)
         for who, username in (("admin", "poison-admin"), ("owner", "**root** <b>x</b>")):
             world.headers[who] = {"x-api-key": create_api_key(engine, username)[0]}
+        plain, key_id = create_api_key(engine, "poison-admin", "bad time")
+        world.headers["bad-time key"] = {"x-api-key": plain}
+        world.audit_id = poison_times_elsewhere(engine, key_id)
         yield world
     finally:
         engine.dispose()

@@ -88,7 +88,27 @@ POISON: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
         SQLITE,
     ),
     "invalid UTF-8": ({"error_message": b"bad \xff\xfe bytes", "status": "failure"}, SQLITE),
+    # Times no reader can hold (issue 18.1). PostgreSQL's timestamptz takes 'infinity' (and
+    # 'yesterday', which it turns into a real time); SQLite keeps whatever it is given.
+    "infinite start": ({"started_at": "text:infinity", "ended_at": "text:infinity"}, BOTH),
+    "minus-infinite end": ({"ended_at": "text:-infinity"}, BOTH),
+    "text start": ({"started_at": "text:yesterday"}, SQLITE),
+    "garbage end": ({"ended_at": "text:garbage"}, SQLITE),
+    "integer start": ({"started_at": 1_767_225_600, "ended_at": 12}, SQLITE),
+    "empty start": ({"started_at": "text:", "ended_at": "text:"}, SQLITE),
+    "blob start": ({"started_at": b"\x00\xff", "ended_at": b"2026"}, SQLITE),
+    "text duration": ({"duration_ms": "slow"}, SQLITE),
+    "running, bad start": (
+        {"status": "running", "started_at": "text:yesterday", "ended_at": None},
+        SQLITE,
+    ),
+    "running, infinite start": (
+        {"status": "running", "started_at": "text:-infinity", "ended_at": None},
+        BOTH,
+    ),
 }
+# Other tables: (table, column) -> the stored value, per backend.
+BAD_TIMES: dict[str, str] = {"sqlite": "yesterday", "postgresql": "infinity"}
 
 
 @dataclass
@@ -100,13 +120,15 @@ class PoisonedDatabase:
     runs: dict[str, uuid.UUID] = field(default_factory=dict)
     # API key headers: "admin" (a superuser) and "owner" (the user with markup in the name)
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
+    # The audit entry whose times no reader can hold (poison_times_elsewhere)
+    audit_id: uuid.UUID | None = None
 
 
 def _timestamp(value: str | datetime | None, started: datetime, dialect: str) -> Any:
     """A stored timestamp: datetimes in the column's own format, ``"-2h"`` relative to
     ``started``, ``"text:..."`` exactly as given, ``"YYYY-MM-DD"`` at midnight UTC."""
-    if value is None:
-        return None
+    if value is None or isinstance(value, int | bytes):
+        return value
     if isinstance(value, str) and value.startswith("text:"):
         return value.removeprefix("text:")
     if isinstance(value, str) and value.startswith("-"):
@@ -140,7 +162,7 @@ def _row(overrides: dict[str, Any], flow_id: uuid.UUID, owner: uuid.UUID, dialec
         **overrides,
     }
     base_started = started
-    if isinstance(row["started_at"], str) and not row["started_at"].startswith("text:"):
+    if isinstance(row["started_at"], str) and row["started_at"][:1].isdigit():
         base_started = datetime.fromisoformat(row["started_at"]).replace(tzinfo=UTC)
     row["started_at"] = _timestamp(row["started_at"], base_started, dialect)
     row["ended_at"] = _timestamp(row["ended_at"], base_started, dialect)
@@ -194,14 +216,15 @@ def _insert_people(conn: Any, dialect: str) -> tuple[uuid.UUID, list[uuid.UUID]]
     return owner, flows
 
 
-def poison(engine: Engine, url: str) -> PoisonedDatabase:
-    """Write every hostile row this backend can hold; return their ids by label."""
+def poison(engine: Engine, url: str, labels: set[str] | None = None) -> PoisonedDatabase:
+    """Write every hostile row this backend can hold (of ``labels``, when given); return
+    their ids by label."""
     dialect = engine.dialect.name
     with engine.begin() as conn:
         owner, flows = _insert_people(conn, dialect)
         world = PoisonedDatabase(url=url, dialect=dialect, owner_id=owner, flow_ids=flows)
         for index, (label, (overrides, backends)) in enumerate(POISON.items()):
-            if dialect not in backends:
+            if dialect not in backends or (labels is not None and label not in labels):
                 continue
             row = _row(overrides, flows[index % len(flows)], owner, dialect)
             conn.execute(text(_insert_sql(dialect, list(row))), row)
@@ -221,3 +244,27 @@ def strict_json(text: str) -> Any:
         raise AssertionError(f"{token} in a JSON response")
 
     return json.loads(text, parse_constant=refuse)
+
+
+def poison_times_elsewhere(engine: Engine, key_id: uuid.UUID) -> uuid.UUID:
+    """A time no reader can hold on API key ``key_id`` (created, last used) and on a new
+    audit entry (at, updated, finished), written with plain SQL; returns the entry's id."""
+    dialect = engine.dialect.name
+    bad = "CAST(:bad AS timestamptz)" if dialect == "postgresql" else ":bad"
+    entry = uuid.uuid4()
+    keys_times = f"created_at = {bad}, last_used_at = {bad}"
+    as_id = (lambda u: u.hex) if dialect == "sqlite" else str
+    with engine.begin() as conn:
+        conn.execute(
+            text(f"UPDATE flowrun_api_key SET {keys_times} WHERE id = :id"),
+            {"bad": BAD_TIMES[dialect], "id": as_id(key_id)},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO flowrun_audit (id, at, updated_at, finished_at, actor, surface, "
+                f"action, criteria, dry_run, matched, affected, batches, status) VALUES (:id, "
+                f"{bad}, {bad}, {bad}, 'sql', 'cli', 'delete', '{{}}', :no, 1, 0, 0, 'done')"
+            ),
+            {"bad": BAD_TIMES[dialect], "id": as_id(entry), "no": False},
+        )
+    return entry
