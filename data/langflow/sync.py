@@ -104,7 +104,8 @@ def _owners(
 def _write_batch(
     ours: Connection, src: Connection, source: Source, traces: list[Trace], report: SyncReport
 ) -> None:
-    todo = [t for t in traces if t.id not in synced_already(ours, [t.id for t in traces])]
+    held = synced_already(ours, [t.id for t in traces])  # once per batch, not per trace
+    todo = [t for t in traces if t.id not in held]
     if not todo:
         return
     owners = _owners(ours, src, source, {t.flow_id for t in todo if t.flow_id})
