@@ -12,7 +12,9 @@ span k = batch * 16 + k, followed by ``%024x`` of the sequence number.
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +157,12 @@ def build_source(backend: str, name: str, folder: Path) -> str:
     url = scratch_url(backend, name, folder)
     if backend == "sqlite":
         shutil.copy(FIXTURE / "langflow.sqlite", folder / f"{name}.db")
+        # As a live Langflow has it: WAL and 4 KiB pages (the fixture's snapshot left WAL
+        # and packed 512-byte pages to stay small; scripts/langflow_fixtures/snapshot.py).
+        with closing(sqlite3.connect(folder / f"{name}.db", isolation_level=None)) as conn:
+            conn.execute("PRAGMA page_size=4096")
+            conn.execute("VACUUM")
+            conn.execute("PRAGMA journal_mode=WAL")
     else:
         conninfo = make_url(url).set(drivername="postgresql").render_as_string(False)
         with psycopg.connect(conninfo, autocommit=True) as conn:
