@@ -23,6 +23,7 @@ from data.langflow.reader import (
     Trace,
     all_flows,
     as_uuid,
+    end_of_pass,
     flows_of,
     jobs_of,
     spans_of,
@@ -163,6 +164,7 @@ def sync_once(
     start = start_of_pass(source, None if report.full_pass else position.get("at"))
     after, reached = None, int(position.get("at") or 0)
     with source.engine.connect() as src:
+        end = end_of_pass(src, source)
         while True:
             traces, last = traces_after(src, source, after, start, batch)
             if last is None:
@@ -177,6 +179,8 @@ def sync_once(
             report.steps += done.steps
             report.skipped += done.skipped
             after = last
+            if last[0] >= end:
+                break
         with ours.begin() as conn:
             _jobs(conn, src, source, report)
             _names(conn, src, source, now)
