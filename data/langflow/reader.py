@@ -93,6 +93,18 @@ def start_of_pass(source: Source, saved: int | None) -> int:
     return max(0, saved - overlap)
 
 
+def end_of_pass(conn: Connection, source: Source) -> int:
+    """Where a pass stops once a batch reaches it: the highest rowid when it starts, or
+    the first heap page that did not exist yet (the last page may still be filling). So
+    Langflow writing without a pause cannot keep one pass going: what arrives later is
+    the next pass's."""
+    if source.engine.dialect.name == "postgresql":
+        query = "SELECT pg_relation_size('trace') / current_setting('block_size')::int"
+    else:
+        query = "SELECT coalesce(max(rowid), 0) FROM trace"
+    return int(conn.execute(text(query)).scalar_one() or 0)
+
+
 def traces_after(
     conn: Connection, source: Source, after: tuple[int, Any] | None, start: int, limit: int
 ) -> tuple[list[Trace], tuple[int, Any] | None]:

@@ -23,6 +23,7 @@ from data.langflow.reader import (
     Trace,
     all_flows,
     as_uuid,
+    end_of_pass,
     flows_of,
     jobs_of,
     spans_of,
@@ -104,7 +105,8 @@ def _owners(
 def _write_batch(
     ours: Connection, src: Connection, source: Source, traces: list[Trace], report: SyncReport
 ) -> None:
-    todo = [t for t in traces if t.id not in synced_already(ours, [t.id for t in traces])]
+    held = synced_already(ours, [t.id for t in traces])  # once per batch, not per trace
+    todo = [t for t in traces if t.id not in held]
     if not todo:
         return
     owners = _owners(ours, src, source, {t.flow_id for t in todo if t.flow_id})
@@ -162,6 +164,7 @@ def sync_once(
     start = start_of_pass(source, None if report.full_pass else position.get("at"))
     after, reached = None, int(position.get("at") or 0)
     with source.engine.connect() as src:
+        end = end_of_pass(src, source)
         while True:
             traces, last = traces_after(src, source, after, start, batch)
             if last is None:
@@ -176,6 +179,8 @@ def sync_once(
             report.steps += done.steps
             report.skipped += done.skipped
             after = last
+            if last[0] >= end:
+                break
         with ours.begin() as conn:
             _jobs(conn, src, source, report)
             _names(conn, src, source, now)

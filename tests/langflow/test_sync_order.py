@@ -189,3 +189,104 @@ def test_postgres_commits_out_of_order(tmp_path: Path, pg_scratch_database: Any)
     finally:
         ours.dispose()
         source.dispose()
+
+
+class EndlessPass(RuntimeError):
+    pass
+
+
+def _cell(value: Any) -> str:
+    with contextlib.suppress(ValueError):
+        return str(uuid.UUID(str(value)))
+    return str(value)
+
+
+def _comparable(tables: tuple[list[Any], list[Any]]) -> list[list[tuple[str, ...]]]:
+    return [sorted(tuple(map(_cell, row)) for row in table) for table in tables]
+
+
+@pytest.mark.parametrize(
+    "ours_backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_a_pass_ends_while_langflow_keeps_writing(
+    ours_backend: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> None:
+    """Langflow writing without a pause (a run lands between every two reads) used to keep
+    one pass reading forever: in-flight jobs, flow names and the last sync time waited
+    for a pause. A pass now stops past where Langflow had written when it started."""
+    source_path = empty_langflow(tmp_path / "langflow.sqlite")
+    source_url = f"sqlite:///{source_path}"
+    writer = LangflowWriter(source_path, Random(7))
+    for _ in range(12):
+        writer.run()
+    url = str(request.getfixturevalue("pg_url")) if ours_backend == "postgres" else None
+    ours = build_engine(url) if url else fresh(tmp_path / "ours.db")
+    original = sync_module.traces_after
+    reads = {"n": 0}
+
+    def read_while_langflow_writes(*args: Any) -> Any:
+        reads["n"] += 1
+        if reads["n"] > 40:
+            raise EndlessPass
+        found = original(*args)
+        writer.run()  # one more run ends before the next read
+        return found
+
+    try:
+        monkeypatch.setattr(sync_module, "traces_after", read_while_langflow_writes)
+        first = sync_once(ours, open_source(source_url, ours), batch=3)
+        assert first.runs == 12  # what was there when the pass started: 4 batches of 3
+        monkeypatch.setattr(sync_module, "traces_after", original)
+        sync_once(ours, open_source(source_url, ours))  # the next pass: the rest
+        assert len(snapshot(ours)[0]) == len(writer.written)
+        # Ids come back as UUIDs from PostgreSQL, as 32-hex text from SQLite.
+        reference = _comparable(one_sync(source_url, tmp_path))
+        assert _comparable(snapshot(ours)) == reference
+        assert check(ours).consistent
+    finally:
+        ours.dispose()
+
+
+@pytest.mark.postgres
+def test_a_pass_ends_while_langflow_keeps_writing_to_postgres(
+    tmp_path: Path, pg_scratch_database: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same on PostgreSQL, where a pass stops at the first heap page it did not have
+    when it started: 100 runs land between every two reads (several pages a read)."""
+    url = pg_scratch_database()
+    replay_dump(CURRENT / "langflow.postgresql.sql", url)
+    source = create_engine(url)
+    ours = fresh(tmp_path / "ours.db")
+    [flow] = rows(source, "SELECT id FROM flow LIMIT 1")
+    more = text(
+        "INSERT INTO trace (id, name, status, start_time, end_time, total_latency_ms,"
+        " total_tokens, flow_id, session_id) SELECT gen_random_uuid(), 'x', 'ok', now(),"
+        " now(), 5, 0, :flow, 's' FROM generate_series(1, 100)"
+    )
+    original = sync_module.traces_after
+    reads = {"n": 0}
+
+    def read_while_langflow_writes(*args: Any) -> Any:
+        reads["n"] += 1
+        if reads["n"] > 40:
+            raise EndlessPass
+        found = original(*args)
+        with source.begin() as conn:
+            conn.execute(more, {"flow": flow.id})
+        return found
+
+    try:
+        monkeypatch.setattr(sync_module, "traces_after", read_while_langflow_writes)
+        first = sync_once(ours, open_source(url, ours), batch=50)
+        assert 14 <= first.runs < 14 + 100 * reads["n"]
+        monkeypatch.setattr(sync_module, "traces_after", original)
+        sync_once(ours, open_source(url, ours))
+        [(traces,)] = rows(source, "SELECT count(*) FROM trace")
+        [(synced,)] = rows(ours, "SELECT count(*) FROM flow_run WHERE status != 'running'")
+        assert synced == traces
+    finally:
+        ours.dispose()
+        source.dispose()
