@@ -31,7 +31,7 @@ venv-dev: $(VENV)/.dev-installed
 ## authenticating proxy: the check runs before Streamlit starts (docs/access.md).
 RUN_FLAGS ?=
 run: venv-runtime
-	$(BIN)/python -m dashboard.exposure $(RUN_FLAGS)
+	$(BIN)/python -m dashboard.state.exposure $(RUN_FLAGS)
 	$(BIN)/streamlit run dashboard/app.py --server.port $(PORT) $(RUN_FLAGS)
 
 ## REST API on the configured database (embedded SQLite by default).

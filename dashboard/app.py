@@ -11,10 +11,11 @@ import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from dashboard import access, bootstrap
+from dashboard import bootstrap
 from dashboard import data_access as da
 from dashboard.components import sidebar, source_badge
 from dashboard.formatting import md_escape
+from dashboard.state import access
 from dashboard.state import filters as s
 from data.errors import InvalidQuery
 from data.filters import FlowRunFilter

@@ -37,7 +37,7 @@ def synced_already(conn: Connection, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]
 
 
 def upsert_runs(conn: Connection, runs: Sequence[dict[str, Any]]) -> None:
-    """Insert or replace each run (a placeholder of a job in flight becomes the run).
+    """Insert or replace each run (the running stand-in of a job in flight becomes the run).
 
     RETURNING makes SQLAlchemy send the rows as multi-row statements ("insertmanyvalues",
     up to 1,000 rows each): psycopg's own executemany runs one statement per row, and

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from e2e_server import ROOT, chromium, free_port, wait_healthy
 
-from dashboard.exposure import exposure_refusal, is_local_address
+from dashboard.state.exposure import exposure_refusal, is_local_address
 from data.settings import Settings
 
 APP = ROOT / "dashboard" / "app.py"
@@ -150,7 +150,7 @@ def test_make_runs_check_refuses_before_streamlit_starts(
 ) -> None:
     flags, env, _ = WAYS[way]
     done = subprocess.run(
-        [sys.executable, "-m", "dashboard.exposure", *flags],
+        [sys.executable, "-m", "dashboard.state.exposure", *flags],
         cwd=_cwd_for(way, tmp_path),
         env=_environment(sqlite_url, env),
         capture_output=True,
@@ -160,7 +160,7 @@ def test_make_runs_check_refuses_before_streamlit_starts(
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "FLOWRUNS_TRUST_PROXY_AUTH=1" in done.stderr
     allowed = subprocess.run(
-        [sys.executable, "-m", "dashboard.exposure", *flags],
+        [sys.executable, "-m", "dashboard.state.exposure", *flags],
         cwd=_cwd_for(way, tmp_path / "again"),
         env=_environment(sqlite_url, env | {"FLOWRUNS_TRUST_PROXY_AUTH": "1"}),
         capture_output=True,

@@ -5,9 +5,9 @@ flag or ``STREAMLIT_SERVER_ADDRESS`` (unset means every interface). Anything but
 loopback address or a socket file needs sign-in (``FLOWRUNS_DASHBOARD_AUTH=local``) or a
 declared authenticating proxy in front (``FLOWRUNS_TRUST_PROXY_AUTH=1``).
 
-``python -m dashboard.exposure [streamlit flags]`` is the check `make run` makes before
+``python -m dashboard.state.exposure [streamlit flags]`` is the check `make run` makes before
 starting Streamlit: it resolves the address as Streamlit will and exits 2 with the
-refusal. The app checks again on every page run (dashboard.access), which covers a
+refusal. The app checks again on every page run (dashboard.state.access), which covers a
 plain ``streamlit run``.
 """
 

@@ -1,10 +1,10 @@
 """Who may reach the dashboard: the bind guard and the sign-in gate (docs/access.md).
 
-- Bind guard (the rule is dashboard.exposure's): served beyond localhost with no sign-in
+- Bind guard (the rule is dashboard.state.exposure's): served beyond localhost with no sign-in
   and no authenticating proxy declared, every page run is refused: one line on stderr and
   on the page, no data read, and the server process exits. Streamlit runs an app's code
   only when a browser connects, so a plain ``streamlit run`` refuses at the first
-  request; `make run` checks before it starts Streamlit (``python -m dashboard.exposure``).
+  request; `make run` checks before it starts Streamlit (``python -m dashboard.state.exposure``).
 - Sign-in (``FLOWRUNS_DASHBOARD_AUTH=local``): a form over data.signin; the signed-in
   user (a ``Principal``) lives in this browser session's state and scopes every query
   through ``data_access.scope``.
@@ -22,8 +22,8 @@ from streamlit.navigation.page import StreamlitPage
 from streamlit.runtime import Runtime
 
 from dashboard import data_access as da
-from dashboard.exposure import EXIT_REFUSED, exposure_refusal
 from dashboard.formatting import md_escape
+from dashboard.state.exposure import EXIT_REFUSED, exposure_refusal
 from data import signin
 from data.accounts import Principal
 from data.settings import Settings
